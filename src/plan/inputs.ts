@@ -1,0 +1,440 @@
+// Turns the action's raw string inputs into a Plan, or into a list of errors that each name the input,
+// the value (never for secrets) and what is accepted. Pure: no I/O, no @actions/core.
+import { z } from 'zod';
+import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
+
+/** Raw inputs as GitHub passes them: strings, '' when not given. */
+export type RawInputs = Readonly<Record<string, string | undefined>>;
+
+export interface InputError {
+  readonly input: string;
+  readonly message: string;
+}
+
+export type ParseResult = { ok: true; plan: Plan } | { ok: false; errors: readonly InputError[] };
+
+/** Inputs whose values are secrets: never echoed in an error, masked everywhere. */
+export const SECRET_INPUTS = ['kubeconfig', 'license-key', 'api-key', 'config-password'] as const;
+
+export const DEFAULT_KUBECTL_VERSION = '1.36.3';
+export const DEFAULT_HELM_VERSION = '3.22.0';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const HELM_RELEASE = /^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$/;
+// OCI distribution spec: path components, optionally a registry host[:port] first.
+const IMAGE_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
+const REGISTRY_HOST =
+  /^(localhost|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)(:[0-9]{1,5})?$|^localhost(:[0-9]{1,5})?$|^[A-Za-z0-9-]+:[0-9]{1,5}$/;
+const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const SET_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-[\]\\]*$/;
+const KUBECTL_VERSION = /^(stable|latest|v?\d+\.\d+(\.\d+)?)$/;
+const HELM_VERSION = /^(latest|v?[34]|v?\d+\.\d+\.\d+)$/;
+const SEMVER_ISH = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$|^[<>=~^*xX0-9., |-]+$/;
+// Only printable ASCII without quotes or shell metacharacters in values echoed back to the user.
+const MAX_ECHO = 60;
+
+function show(value: string): string {
+  const printable = value.replace(/[^\x20-\x7e]/g, (c) => `\\u{${c.codePointAt(0)?.toString(16)}}`);
+  return printable.length > MAX_ECHO
+    ? `${printable.slice(0, MAX_ECHO)}… (${value.length} characters)`
+    : printable;
+}
+
+/** Parses `900`, `900s`, `15m`, `1h30m` into seconds; undefined when the text is not such a duration. */
+export function parseDuration(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = DURATION.exec(t);
+  if (!m || t === '') return undefined;
+  const [, h, mi, s] = m;
+  return Number(h ?? 0) * 3600 + Number(mi ?? 0) * 60 + Number(s ?? 0);
+}
+
+/** Parses maxSurge / maxUnavailable: a non-negative integer or 0-100%. */
+export function parseIntOrPercent(text: string): IntOrPercent | undefined {
+  const t = text.trim();
+  if (/^\d{1,6}$/.test(t)) return Number(t);
+  const m = /^(\d{1,3})%$/.exec(t);
+  if (m && Number(m[1]) <= 100) return `${Number(m[1])}%`;
+  return undefined;
+}
+
+export function isZero(v: IntOrPercent | undefined): boolean {
+  return v === 0 || v === '0%';
+}
+
+/** Checks an OCI image reference without tag or digest; returns a reason when invalid. */
+export function imageProblem(ref: string): string | undefined {
+  if (ref.includes('@'))
+    return 'a digest is not accepted here; give the image without it and the version in `tag`';
+  const parts = ref.split('/');
+  const first = parts[0] ?? '';
+  const hasRegistry =
+    parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const path = hasRegistry ? parts.slice(1) : parts;
+  if (hasRegistry && !REGISTRY_HOST.test(first)) return `"${show(first)}" is not a valid registry host`;
+  const last = path[path.length - 1] ?? '';
+  if (last.includes(':'))
+    return 'a tag is not accepted here; give the image without it and the version in `tag`';
+  if (path.length === 0 || path.some((c) => !IMAGE_COMPONENT.test(c)))
+    return 'each path component must be lower-case letters and digits, separated by ".", "_", "__" or "-"';
+  if (ref.length > 255) return 'it is longer than 255 characters';
+  return undefined;
+}
+
+type Check<T> = (value: string) => { value: T } | { problem: string };
+
+interface FieldSpec<T> {
+  readonly default: string;
+  readonly accepted: string;
+  readonly check: Check<T>;
+}
+
+const ok = <T>(value: T): { value: T } => ({ value });
+const bad = (problem: string): { problem: string } => ({ problem });
+
+function optional<T>(check: Check<T>): Check<T | undefined> {
+  return (v) => (v === '' ? ok(undefined) : check(v));
+}
+function regex(re: RegExp, problem: string): Check<string> {
+  return (v) => (re.test(v) ? ok(v) : bad(problem));
+}
+function oneOf<const T extends string>(values: readonly T[]): Check<T> {
+  return (v) => {
+    const lower = v.toLowerCase() as T;
+    return values.includes(lower) ? ok(lower) : bad(`it must be one of ${values.join(', ')}`);
+  };
+}
+const bool: Check<boolean> = (v) => {
+  const l = v.toLowerCase();
+  if (l === 'true') return ok(true);
+  if (l === 'false') return ok(false);
+  return bad('it must be true or false');
+};
+const duration: Check<number> = (v) => {
+  const s = parseDuration(v);
+  if (s === undefined) return bad('it must be a duration such as 900, 900s, 15m or 1h30m');
+  if (s < 10) return bad('it must be at least 10 seconds');
+  if (s > 7 * 24 * 3600) return bad('it must be at most 168h');
+  return ok(s);
+};
+const intOrPercent: Check<IntOrPercent> = (v) => {
+  const p = parseIntOrPercent(v);
+  return p === undefined
+    ? bad('it must be a whole number of pods (e.g. 1) or a percentage 0-100% (e.g. 25%)')
+    : ok(p);
+};
+const url: Check<string> = (v) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return bad('it must be an absolute http:// or https:// URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    return bad('it must be an absolute http:// or https:// URL');
+  if (/\s/.test(v)) return bad('it must not contain whitespace');
+  return ok(v.replace(/\/+$/, ''));
+};
+const secret: Check<string> = (v) => ok(v);
+const noControl =
+  (what: string): Check<string> =>
+  (v) =>
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x1f\x7f]/.test(v) || v.length > 253
+      ? bad(`it must be a single-line ${what} of at most 253 characters`)
+      : ok(v);
+const lines = (v: string): string[] =>
+  v
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+const valuesFiles: Check<string[]> = (v) => {
+  const files = lines(v);
+  // eslint-disable-next-line no-control-regex
+  const badFile = files.find((f) => /[\x00-\x1f\x7f]/.test(f) || f.length > 4096);
+  return badFile === undefined ? ok(files) : bad('each line must be one file path');
+};
+const setLines: Check<HelmSetting[]> = (v) => {
+  const out: HelmSetting[] = [];
+  for (const line of lines(v)) {
+    const eq = line.indexOf('=');
+    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+    if (!SET_KEY.test(key))
+      return bad(`each line must be key=value with a Helm value path as key; "${show(line)}" is not`);
+    out.push({ key, value: line.slice(eq + 1) });
+  }
+  return ok(out);
+};
+const retryUpgrade: Check<number> = (v) =>
+  /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= 100
+    ? ok(Number(v))
+    : bad('it must be a whole number from 1 to 100');
+
+export const INPUT_SPECS = {
+  namespace: {
+    default: '',
+    accepted: 'a Kubernetes namespace name (DNS-1123 label)',
+    check: regex(
+      DNS1123_LABEL,
+      'it must be a DNS-1123 label: lower-case a-z, 0-9 and "-", at most 63 characters',
+    ),
+  },
+  tag: {
+    default: '',
+    accepted: 'an image tag such as 5.20.0',
+    check: regex(TAG, 'it must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}, for example 5.20.0'),
+  },
+  strategy: {
+    default: 'rolling-update',
+    accepted: 'rolling-update, export-import or blue-green',
+    check: oneOf(['rolling-update', 'export-import', 'blue-green'] as const),
+  },
+  'migrate-history': { default: 'false', accepted: 'true or false', check: bool },
+  method: {
+    default: 'auto',
+    accepted: 'auto, kubectl or helm',
+    check: oneOf(['auto', 'kubectl', 'helm'] as const),
+  },
+  deployment: {
+    default: 'md-core',
+    accepted: 'a Deployment name',
+    check: regex(DNS1123_SUBDOMAIN, 'it must be a DNS-1123 subdomain such as md-core'),
+  },
+  container: {
+    default: 'md-core',
+    accepted: 'a container name',
+    check: regex(DNS1123_LABEL, 'it must be a DNS-1123 label such as md-core'),
+  },
+  image: {
+    default: 'opswat/metadefendercore-debian',
+    accepted: 'an image repository without tag or digest, e.g. opswat/metadefendercore-debian',
+    check: (v: string) => {
+      const p = imageProblem(v);
+      return p ? bad(p) : ok(v);
+    },
+  },
+  release: {
+    default: '',
+    accepted: 'a Helm release name',
+    check: optional(
+      regex(
+        HELM_RELEASE,
+        'it must be a Helm release name: lower-case a-z, 0-9 and "-", at most 53 characters',
+      ),
+    ),
+  },
+  chart: {
+    default: '',
+    accepted: 'a chart path or repository reference',
+    check: optional(noControl('chart reference')),
+  },
+  'chart-version': {
+    default: '',
+    accepted: 'a chart version such as 5.20.0',
+    check: optional(regex(SEMVER_ISH, 'it must be a chart version such as 5.20.0 or a range such as ~5.20')),
+  },
+  'values-files': { default: '', accepted: 'one values file path per line', check: valuesFiles },
+  set: { default: '', accepted: 'one key=value per line', check: setLines },
+  'upgrade-db': { default: 'true', accepted: 'true or false', check: bool },
+  'from-db-name': {
+    default: '',
+    accepted: 'a PostgreSQL database name',
+    check: optional(
+      regex(
+        /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/,
+        'it must be a database name: letters, digits and _, at most 63',
+      ),
+    ),
+  },
+  'retry-upgrade': { default: '', accepted: 'a whole number from 1 to 100', check: optional(retryUpgrade) },
+  'max-surge': { default: '', accepted: 'a whole number or a percentage', check: optional(intOrPercent) },
+  'max-unavailable': {
+    default: '',
+    accepted: 'a whole number or a percentage',
+    check: optional(intOrPercent),
+  },
+  timeout: { default: '15m', accepted: 'a duration such as 900, 900s, 15m or 1h30m', check: duration },
+  'migration-timeout': { default: '2h', accepted: 'a duration such as 2h', check: duration },
+  rollback: {
+    default: 'auto',
+    accepted: 'auto, rollout-undo, helm-rollback or none',
+    check: oneOf(['auto', 'rollout-undo', 'helm-rollback', 'none'] as const),
+  },
+  kubeconfig: { default: '', accepted: 'the content of a kubeconfig file', check: secret },
+  context: { default: '', accepted: 'a kubeconfig context name', check: optional(noControl('context name')) },
+  'kubectl-version': {
+    default: DEFAULT_KUBECTL_VERSION,
+    accepted: 'stable, latest, a minor such as 1.34 or an exact version such as 1.36.3',
+    check: regex(
+      KUBECTL_VERSION,
+      'it must be stable, latest, a minor such as 1.34 or an exact version such as 1.36.3',
+    ),
+  },
+  'helm-version': {
+    default: DEFAULT_HELM_VERSION,
+    accepted: 'latest, 3, 4 or an exact version such as 3.22.0',
+    check: regex(HELM_VERSION, 'it must be latest, 3, 4 or an exact version such as 3.22.0'),
+  },
+  'tools-mirror': { default: '', accepted: 'an http(s) base URL', check: optional(url) },
+  'license-key': { default: '', accepted: 'the MD Core license key', check: secret },
+  'api-url': {
+    default: '',
+    accepted: 'the MD Core REST base URL, e.g. http://md-core:8008',
+    check: optional(url),
+  },
+  'api-key': { default: '', accepted: 'the MD Core admin API key', check: secret },
+  'config-password': { default: '', accepted: 'the configuration archive password', check: secret },
+  'dry-run': { default: 'false', accepted: 'true or false', check: bool },
+  force: { default: 'false', accepted: 'true or false', check: bool },
+} as const satisfies Record<string, FieldSpec<unknown>>;
+
+export type InputName = keyof typeof INPUT_SPECS;
+export const INPUT_NAMES = Object.keys(INPUT_SPECS) as InputName[];
+const REQUIRED: readonly InputName[] = ['namespace', 'tag'];
+const isSecret = (name: string): boolean => (SECRET_INPUTS as readonly string[]).includes(name);
+
+type Checked = { [K in InputName]: (typeof INPUT_SPECS)[K]['check'] extends Check<infer T> ? T : never };
+
+/** zod carries the whole object through one schema so every problem is collected in one pass. */
+const schema = z
+  .object(
+    Object.fromEntries(
+      INPUT_NAMES.map((name) => {
+        const spec: FieldSpec<unknown> = INPUT_SPECS[name];
+        return [
+          name,
+          z.string().transform((raw, ctx) => {
+            const value = isSecret(name) ? raw : raw.trim();
+            if (value === '' && REQUIRED.includes(name)) {
+              ctx.addIssue({ code: 'custom', message: `input '${name}' is required: give ${spec.accepted}` });
+              return z.NEVER;
+            }
+            const res = spec.check(value === '' ? spec.default : value);
+            if ('problem' in res) {
+              const echo = isSecret(name) ? '' : ` "${show(value)}"`;
+              ctx.addIssue({
+                code: 'custom',
+                message: `input '${name}'${echo} is not valid: ${res.problem}`,
+              });
+              return z.NEVER;
+            }
+            return res.value;
+          }),
+        ];
+      }),
+    ),
+  )
+  .transform((v) => v as unknown as Checked)
+  .superRefine((v, ctx) => {
+    if (isZero(v['max-surge']) && isZero(v['max-unavailable'])) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['max-unavailable'],
+        message:
+          "inputs 'max-surge' and 'max-unavailable' cannot both be zero: the rollout could never progress",
+      });
+    }
+    if (v['migrate-history'] && v['migration-timeout'] < v.timeout) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['migration-timeout'],
+        message:
+          "input 'migration-timeout' must not be shorter than 'timeout' when 'migrate-history' is true",
+      });
+    }
+    if (v.strategy === 'blue-green') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['strategy'],
+        message:
+          'input \'strategy\' "blue-green" is not available yet (OPSWAT lists it on its roadmap; it needs 2+ licensed activations): use rolling-update or export-import',
+      });
+    }
+    if (v.strategy === 'export-import' && !v['config-password']) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['config-password'],
+        message:
+          "input 'config-password' is required when 'strategy' is export-import: the export archive is encrypted with it",
+      });
+    }
+    if (v.method === 'kubectl' && v.rollback === 'helm-rollback') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollback'],
+        message: "input 'rollback' helm-rollback needs 'method' helm (or auto on a helm-managed Deployment)",
+      });
+    }
+    if (
+      v.method === 'kubectl' &&
+      (v.chart || v['chart-version'] || v['values-files'].length || v.set.length)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['method'],
+        message:
+          "inputs 'chart', 'chart-version', 'values-files' and 'set' apply to the helm route; 'method' is kubectl",
+      });
+    }
+  });
+
+export function parseInputs(raw: RawInputs): ParseResult {
+  const normalized = Object.fromEntries(INPUT_NAMES.map((n) => [n, raw[n] ?? '']));
+  const unknown = Object.keys(raw).filter((k) => !(INPUT_NAMES as string[]).includes(k));
+  const res = schema.safeParse(normalized);
+  const errors: InputError[] = unknown.map((k) => ({
+    input: k,
+    message: `input '${k}' is not known: see action.yml for the accepted inputs`,
+  }));
+  if (!res.success) {
+    for (const issue of res.error.issues) {
+      errors.push({ input: String(issue.path[0] ?? ''), message: issue.message });
+    }
+  }
+  if (errors.length > 0 || !res.success) return { ok: false, errors };
+  const v = res.data;
+  const plan: Plan = Object.freeze({
+    namespace: v.namespace,
+    tag: v.tag,
+    image: v.image,
+    strategy: v.strategy,
+    method: v.method,
+    migrateHistory: v['migrate-history'],
+    deployment: v.deployment,
+    container: v.container,
+    release: v.release,
+    chart: v.chart,
+    chartVersion: v['chart-version'],
+    valuesFiles: Object.freeze(v['values-files']),
+    set: Object.freeze(v.set),
+    upgradeDb: v['upgrade-db'],
+    fromDbName: v['from-db-name'],
+    retryUpgrade: v['retry-upgrade'],
+    maxSurge: v['max-surge'],
+    maxUnavailable: v['max-unavailable'],
+    timeoutSeconds: v.timeout,
+    migrationTimeoutSeconds: v['migration-timeout'],
+    rollback: v.rollback,
+    kubeconfig: v.kubeconfig || undefined,
+    context: v.context,
+    kubectlVersion: v['kubectl-version'].replace(/^v/, ''),
+    helmVersion: v['helm-version'].replace(/^v/, ''),
+    toolsMirror: v['tools-mirror'],
+    licenseKey: v['license-key'] || undefined,
+    apiUrl: v['api-url'],
+    apiKey: v['api-key'] || undefined,
+    configPassword: v['config-password'] || undefined,
+    dryRun: v['dry-run'],
+    force: v.force,
+  });
+  return { ok: true, plan };
+}
+
+/** One message listing every problem, for a single error annotation. */
+export function formatInputErrors(errors: readonly InputError[]): string {
+  const noun = errors.length === 1 ? 'input is' : 'inputs are';
+  return `${errors.length} ${noun} not valid; nothing in the cluster was changed:\n${errors.map((e) => `- ${e.message}`).join('\n')}`;
+}

@@ -1,0 +1,53 @@
+// The Plan: one typed, validated, immutable description of the upgrade that every later step reads.
+
+export type Strategy = 'rolling-update' | 'export-import' | 'blue-green';
+export type Method = 'auto' | 'kubectl' | 'helm';
+export type RollbackMode = 'auto' | 'rollout-undo' | 'helm-rollback' | 'none';
+
+/** An integer (pods) or a percentage, as Kubernetes' IntOrString accepts for maxSurge/maxUnavailable. */
+export type IntOrPercent = number | `${number}%`;
+
+export interface HelmSetting {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface Plan {
+  readonly namespace: string;
+  readonly tag: string;
+  readonly image: string;
+  readonly strategy: Strategy;
+  readonly method: Method;
+  readonly migrateHistory: boolean;
+  readonly deployment: string;
+  readonly container: string;
+  readonly release: string | undefined;
+  readonly chart: string | undefined;
+  readonly chartVersion: string | undefined;
+  readonly valuesFiles: readonly string[];
+  readonly set: readonly HelmSetting[];
+  readonly upgradeDb: boolean;
+  readonly fromDbName: string | undefined;
+  readonly retryUpgrade: number | undefined;
+  readonly maxSurge: IntOrPercent | undefined;
+  readonly maxUnavailable: IntOrPercent | undefined;
+  readonly timeoutSeconds: number;
+  readonly migrationTimeoutSeconds: number;
+  readonly rollback: RollbackMode;
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly kubectlVersion: string;
+  readonly helmVersion: string;
+  readonly toolsMirror: string | undefined;
+  readonly licenseKey: string | undefined;
+  readonly apiUrl: string | undefined;
+  readonly apiKey: string | undefined;
+  readonly configPassword: string | undefined;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+}
+
+/** The image reference the upgrade moves to. */
+export function targetImage(plan: Pick<Plan, 'image' | 'tag'>): string {
+  return `${plan.image}:${plan.tag}`;
+}
