@@ -1,0 +1,286 @@
+// Installs kubectl and helm the way a careful setup action does:
+//   1. resolve the requested version (pinned default, exact, or a release pointer: see versions.ts);
+//   2. use the binary on PATH when it reports exactly that version;
+//   3. else use the runner's tool cache (RUNNER_TOOL_CACHE, per tool, version and architecture), no request made;
+//   4. else download from the official host or the tools-mirror (layout in sources.ts), verify the SHA-256
+//      against the published checksum and check the binary reports the version, and only then cache it.
+// Every request honours https_proxy / http_proxy / no_proxy. Look-ups retry per RetryPolicy; downloads use
+// @actions/tool-cache's bounded retries (3 attempts, network errors, 5xx, 408 and 429 only).
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import * as tc from '@actions/tool-cache';
+import type { Reporter } from '../report/reporter.ts';
+import { runTool } from './exec.ts';
+import { findOnPath, sha256File } from './files.ts';
+import { DEFAULT_LOOKUP_RETRY, fetchText, LookupError, type RetryPolicy } from './lookup.ts';
+import { toolPlatform, type ToolPlatform } from './platform.ts';
+import {
+  helmArchiveName,
+  helmBinaryInArchive,
+  helmChecksumName,
+  helmPointerPath,
+  kubectlBinaryPath,
+  kubectlChecksumPath,
+  kubectlPointerPath,
+  OFFICIAL_HELM_BASE,
+  OFFICIAL_KUBECTL_BASE,
+  parseMirror,
+  parseSha256File,
+  redactUrl,
+  under,
+  type DownloadBase,
+} from './sources.ts';
+import {
+  DEFAULT_HELM_MAJOR,
+  parseHelmVersionOutput,
+  parseHelmVersionSpec,
+  parseKubectlClientVersion,
+  parseKubectlVersionSpec,
+  parseReleasePointer,
+} from './versions.ts';
+
+export type InstallSource = 'path' | 'cache' | 'download';
+
+export interface InstalledTool {
+  /** The binary itself (not its directory). */
+  path: string;
+  /** The exact version, without a leading 'v'. */
+  version: string;
+  source: InstallSource;
+}
+
+export interface InstallOptions {
+  /** The kubectl-version / helm-version input; empty or undefined means the pinned default. */
+  version?: string;
+  /** The tools-mirror input: a base URL replacing both official hosts, same layout below it. */
+  mirror?: string;
+  reporter: Reporter;
+  /** Look-up retry policy (release pointers, checksum files); defaults to DEFAULT_LOOKUP_RETRY. */
+  retry?: Partial<RetryPolicy>;
+  /** Searched for an existing binary; defaults to the PATH environment variable. */
+  searchPath?: string;
+}
+
+/** How many attempts @actions/tool-cache's downloadTool makes on retryable failures. */
+export const DOWNLOAD_ATTEMPTS = 3;
+
+interface Context {
+  reporter: Reporter;
+  platform: ToolPlatform;
+  base: DownloadBase;
+  retry: RetryPolicy;
+  searchPath: string | undefined;
+}
+
+interface ToolJob {
+  tool: 'kubectl' | 'helm';
+  version: string;
+  binaryName: string;
+  versionArgs: string[];
+  parseVersion: (stdout: string) => string | undefined;
+  /** Downloads and verifies into tmp; returns the binary to cache. */
+  fetch: (tmp: string) => Promise<string>;
+}
+
+function context(options: InstallOptions, officialBase: string): Context {
+  const mirror = parseMirror(options.mirror);
+  if (mirror?.secret) options.reporter.secret(mirror.secret);
+  return {
+    reporter: options.reporter,
+    platform: toolPlatform(process.platform, process.arch),
+    base: mirror ?? { url: officialBase },
+    retry: { ...DEFAULT_LOOKUP_RETRY, ...options.retry },
+    searchPath: options.searchPath ?? process.env['PATH'],
+  };
+}
+
+async function lookup(ctx: Context, url: string, what: string, notFound: string): Promise<string> {
+  try {
+    return await fetchText(url, {
+      reporter: ctx.reporter,
+      what,
+      retry: ctx.retry,
+      ...(ctx.base.authorization ? { authorization: ctx.base.authorization } : {}),
+    });
+  } catch (err) {
+    if (err instanceof LookupError && err.status === 404)
+      throw new Error(`${err.message}: ${notFound}`, { cause: err });
+    throw err;
+  }
+}
+
+export async function installKubectl(options: InstallOptions): Promise<InstalledTool> {
+  const ctx = context(options, OFFICIAL_KUBECTL_BASE);
+  const { platform: p, base, reporter } = ctx;
+  const spec = parseKubectlVersionSpec(options.version);
+  let version: string;
+  if (spec.kind === 'exact') {
+    version = spec.version;
+  } else {
+    const url = under(base.url, kubectlPointerPath(spec));
+    const asked = options.version?.trim() ?? '';
+    const line = spec.kind === 'stable' ? 'a stable release' : `a ${spec.major}.${spec.minor} release line`;
+    const body = await lookup(ctx, url, `kubectl-version '${asked}'`, `no ${line} is published there`);
+    version = parseReleasePointer(
+      body,
+      spec.kind === 'stable' ? { major: 1 } : { major: spec.major, minor: spec.minor },
+      redactUrl(url),
+    );
+    reporter.info(`kubectl-version '${asked}' resolved to ${version} (${redactUrl(url)})`);
+  }
+  const binaryName = `kubectl${p.exe}`;
+  return install(ctx, {
+    tool: 'kubectl',
+    version,
+    binaryName,
+    versionArgs: ['version', '--client', '-o', 'json'],
+    parseVersion: parseKubectlClientVersion,
+    fetch: async (tmp) => {
+      const url = under(base.url, kubectlBinaryPath(version, p));
+      const sumUrl = under(base.url, kubectlChecksumPath(version, p));
+      const what = `kubectl ${version} (${p.os}/${p.arch})`;
+      const sums = await lookup(ctx, sumUrl, `${what} checksum`, `kubectl ${version} is not published there`);
+      const expected = parseSha256File(sums, binaryName);
+      const file = await download(ctx, url, path.join(tmp, binaryName), what);
+      await verifySha256(file, expected, url, what);
+      return file;
+    },
+  });
+}
+
+export async function installHelm(options: InstallOptions): Promise<InstalledTool> {
+  const ctx = context(options, OFFICIAL_HELM_BASE);
+  const { platform: p, base, reporter } = ctx;
+  const spec = parseHelmVersionSpec(options.version);
+  let version: string;
+  if (spec.kind === 'exact') {
+    version = spec.version;
+  } else {
+    const url = under(base.url, helmPointerPath(spec.major));
+    const asked = options.version?.trim() ?? '';
+    const body = await lookup(
+      ctx,
+      url,
+      `helm-version '${asked}'`,
+      `no Helm ${spec.major} release line is published there`,
+    );
+    version = parseReleasePointer(body, { major: spec.major }, redactUrl(url));
+    const note =
+      asked.toLowerCase() === 'latest'
+        ? `; 'latest' follows Helm ${DEFAULT_HELM_MAJOR} and never switches majors (set helm-version: 4 for Helm 4)`
+        : '';
+    reporter.info(`helm-version '${asked}' resolved to ${version} (${redactUrl(url)})${note}`);
+  }
+  const binaryName = `helm${p.exe}`;
+  return install(ctx, {
+    tool: 'helm',
+    version,
+    binaryName,
+    versionArgs: ['version', '--template', '{{.Version}}'],
+    parseVersion: parseHelmVersionOutput,
+    fetch: async (tmp) => {
+      const archive = helmArchiveName(version, p);
+      const url = under(base.url, archive);
+      const sumUrl = under(base.url, helmChecksumName(version, p));
+      const what = `helm ${version} (${p.os}/${p.arch})`;
+      const sums = await lookup(ctx, sumUrl, `${what} checksum`, `helm ${version} is not published there`);
+      const expected = parseSha256File(sums, archive);
+      const file = await download(ctx, url, path.join(tmp, archive), what);
+      await verifySha256(file, expected, url, what);
+      const dest = path.join(tmp, 'extracted');
+      if (p.os === 'windows') await tc.extractZip(file, dest);
+      else await tc.extractTar(file, dest);
+      const inner = helmBinaryInArchive(p);
+      const bin = path.join(dest, ...inner.split('/'));
+      if (!existsSync(bin)) throw new Error(`${what}: ${redactUrl(url)} has no ${inner} inside`);
+      return bin;
+    },
+  });
+}
+
+async function install(ctx: Context, job: ToolJob): Promise<InstalledTool> {
+  const { reporter } = ctx;
+  const { tool, version, binaryName } = job;
+
+  const onPath = await findOnPath(binaryName, ctx.searchPath);
+  if (onPath !== undefined) {
+    const reported = await reportedVersion(ctx, onPath, job);
+    if (reported === version) {
+      reporter.info(`${tool} ${version}: using ${onPath} from PATH`);
+      return { path: onPath, version, source: 'path' };
+    }
+    reporter.info(`${tool} on PATH (${onPath}) reports ${reported ?? 'no readable version'}, not ${version}`);
+  }
+
+  for (const name of ['RUNNER_TOOL_CACHE', 'RUNNER_TEMP']) {
+    if (!process.env[name])
+      throw new Error(`${tool}: ${name} is not set (GitHub runners set it; set it when run elsewhere)`);
+  }
+  const cacheArch = process.arch;
+  const cachedDir = tc.find(tool, version, cacheArch);
+  if (cachedDir !== '') {
+    const bin = path.join(cachedDir, binaryName);
+    if (existsSync(bin)) {
+      reporter.info(`${tool} ${version}: using the cached copy ${bin}`);
+      return { path: bin, version, source: 'cache' };
+    }
+    reporter.warning(
+      `${tool} ${version}: the cache entry ${cachedDir} has no ${binaryName}; downloading again`,
+    );
+  }
+
+  const tmp = await mkdtemp(path.join(process.env['RUNNER_TEMP'] ?? '', `mdcore-${tool}-`));
+  try {
+    const bin = await job.fetch(tmp);
+    await chmod(bin, 0o755);
+    const reported = await reportedVersion(ctx, bin, job);
+    if (reported !== version) {
+      throw new Error(
+        `${tool}: the downloaded binary reports ${reported ?? 'no readable version'}, not ${version}; nothing was cached`,
+      );
+    }
+    const dir = await tc.cacheFile(bin, binaryName, tool, version, cacheArch);
+    const cached = path.join(dir, binaryName);
+    reporter.info(`${tool} ${version}: downloaded, SHA-256 verified, cached at ${cached}`);
+    return { path: cached, version, source: 'download' };
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function reportedVersion(ctx: Context, bin: string, job: ToolJob): Promise<string | undefined> {
+  try {
+    const res = await runTool(ctx.reporter, bin, job.versionArgs, { allowFailure: true });
+    return res.exitCode === 0 ? job.parseVersion(res.stdout) : undefined;
+  } catch (err) {
+    ctx.reporter.debug(`${bin} could not be run: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+async function download(ctx: Context, url: string, dest: string, what: string): Promise<string> {
+  const shown = redactUrl(url);
+  ctx.reporter.info(`${what}: downloading ${shown}`);
+  try {
+    return await tc.downloadTool(url, dest, ctx.base.authorization);
+  } catch (err) {
+    const status = err instanceof tc.HTTPError ? err.httpStatusCode : undefined;
+    const final = status !== undefined && status < 500 && status !== 408 && status !== 429;
+    const detail = status !== undefined ? `HTTP ${status}` : err instanceof Error ? err.message : String(err);
+    throw new Error(
+      `${what}: download of ${shown} failed (${detail}${final ? '' : `, after ${DOWNLOAD_ATTEMPTS} attempts`})`,
+      { cause: err },
+    );
+  }
+}
+
+async function verifySha256(file: string, expected: string, url: string, what: string): Promise<void> {
+  const actual = await sha256File(file);
+  if (actual !== expected) {
+    throw new Error(
+      `${what}: SHA-256 of ${redactUrl(url)} is ${actual}, but the published checksum is ${expected}; ` +
+        `nothing was cached`,
+    );
+  }
+}
