@@ -79,7 +79,8 @@ export class MdCoreClient {
     try {
       url = new URL(options.baseUrl);
     } catch {
-      throw new Error(`MD Core base URL is not a URL: ${options.baseUrl}`);
+      // Not repeated: a malformed URL may still hold a password.
+      throw new Error('MD Core base URL is not a URL');
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`MD Core base URL must be http or https, not ${url.protocol}`);

@@ -208,21 +208,21 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
   };
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   const requests: RecordedRequest[] = [];
-  const timers = new Set<NodeJS.Timeout>();
+  /** Pending fault delays: close() ends them all at once. */
+  const waits = new Set<() => void>();
   const sockets = new Set<Socket>();
   let closing = false;
 
   const wait = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       if (closing) return resolve();
-      const t = setTimeout(
-        () => {
-          timers.delete(t);
-          resolve();
-        },
-        Math.min(ms, MAX_FAULT_DELAY_MS),
-      );
-      timers.add(t);
+      const done = (): void => {
+        clearTimeout(timer);
+        waits.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(ms, MAX_FAULT_DELAY_MS));
+      waits.add(done);
     });
 
   const server = createServer((req, res) => {
@@ -440,8 +440,7 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     close: async () => {
       if (closing) return;
       closing = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      for (const done of [...waits]) done();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       server.closeAllConnections();
