@@ -51,10 +51,18 @@ export class MemoryReporter implements Reporter {
     this.lines.push({ level: 'debug', text: this.mask(message) });
   }
   warning(message: string, title?: string): void {
-    this.lines.push({ level: 'warning', text: this.mask(message), ...(title ? { title: this.mask(title) } : {}) });
+    this.lines.push({
+      level: 'warning',
+      text: this.mask(message),
+      ...(title ? { title: this.mask(title) } : {}),
+    });
   }
   error(message: string, title?: string): void {
-    this.lines.push({ level: 'error', text: this.mask(message), ...(title ? { title: this.mask(title) } : {}) });
+    this.lines.push({
+      level: 'error',
+      text: this.mask(message),
+      ...(title ? { title: this.mask(title) } : {}),
+    });
   }
   async group<T>(name: string, fn: () => Promise<T>): Promise<T> {
     this.info(`▸ ${name}`);

@@ -1,0 +1,299 @@
+// The Kubernetes API as the engine needs it: read, patch, check permissions, watch. @kubernetes/client-node is
+// loaded only here, and only when a run gets this far (it costs ~0.25 s to load).
+import type * as ClientNodeModule from '@kubernetes/client-node';
+type ClientNode = typeof ClientNodeModule;
+import type {
+  AppsV1Api,
+  AuthorizationV1Api,
+  CoreV1Api,
+  CoreV1Event,
+  KubeConfig,
+  V1ConfigMap,
+  V1Deployment,
+  V1Pod,
+  V1ReplicaSet,
+} from '@kubernetes/client-node';
+
+export interface KubeConnectOptions {
+  /** Kubeconfig file content; when absent, KUBECONFIG or ~/.kube/config (or in-cluster). */
+  readonly kubeconfig?: string | undefined;
+  readonly context?: string | undefined;
+}
+
+export interface AccessCheck {
+  readonly verb: string;
+  readonly group: string;
+  readonly resource: string;
+  readonly subresource?: string;
+  readonly name?: string;
+}
+
+export class KubeError extends Error {
+  readonly status: number | undefined;
+  constructor(message: string, status: number | undefined) {
+    super(message);
+    this.name = 'KubeError';
+    this.status = status;
+  }
+}
+
+type WatchEvent = { type: string; object: Record<string, unknown> };
+
+export interface WatchHandle {
+  abort(): void;
+}
+
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown };
+  if (typeof e?.code === 'number') return e.code;
+  if (typeof e?.statusCode === 'number') return e.statusCode;
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  const e = err as { body?: unknown; message?: string };
+  let body = e?.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      /* keep text */
+    }
+  }
+  const m = (body as { message?: string } | undefined)?.message;
+  return m ?? (typeof body === 'string' && body ? body : (e?.message ?? String(err)));
+}
+
+export class Kube {
+  readonly kc: KubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly authz: AuthorizationV1Api;
+  private readonly lib: ClientNode;
+
+  private constructor(lib: ClientNode, kc: KubeConfig) {
+    this.lib = lib;
+    this.kc = kc;
+    this.core = kc.makeApiClient(lib.CoreV1Api);
+    this.apps = kc.makeApiClient(lib.AppsV1Api);
+    this.authz = kc.makeApiClient(lib.AuthorizationV1Api);
+  }
+
+  static async connect(options: KubeConnectOptions): Promise<Kube> {
+    const lib = await import('@kubernetes/client-node');
+    const kc = new lib.KubeConfig();
+    if (options.kubeconfig) kc.loadFromString(options.kubeconfig);
+    else kc.loadFromDefault();
+    if (options.context) {
+      if (!kc.getContextObject(options.context)) {
+        throw new KubeError(
+          `input 'context': the kubeconfig has no context "${options.context}" (it has: ${kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ')})`,
+          undefined,
+        );
+      }
+      kc.setCurrentContext(options.context);
+    }
+    if (!kc.getCurrentCluster()) {
+      throw new KubeError(
+        "no Kubernetes cluster is configured: give the 'kubeconfig' input, or set up a kubeconfig on the runner before this step",
+        undefined,
+      );
+    }
+    return new Kube(lib, kc);
+  }
+
+  /** Serialises the loaded config so kubectl and helm talk to exactly the same cluster and user. */
+  exportConfig(): string {
+    return this.kc.exportConfig();
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const status = statusOf(err);
+      throw new KubeError(`${what}: ${status ? `HTTP ${status}: ` : ''}${messageOf(err)}`, status);
+    }
+  }
+
+  /** Returns undefined on 404, throws on anything else. */
+  private async maybe<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.call(what, fn);
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async serverVersion(): Promise<string> {
+    const api = this.kc.makeApiClient(this.lib.VersionApi);
+    const v = await this.call('reading the server version', () => api.getCode());
+    return v.gitVersion;
+  }
+
+  namespaceExists(name: string): Promise<boolean> {
+    return this.maybe(`reading namespace ${name}`, () => this.core.readNamespace({ name })).then(
+      (n) => n !== undefined,
+    );
+  }
+
+  getDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {
+    return this.maybe(`reading Deployment ${namespace}/${name}`, () =>
+      this.apps.readNamespacedDeployment({ namespace, name }),
+    );
+  }
+
+  async listReplicaSets(namespace: string, labelSelector: string): Promise<V1ReplicaSet[]> {
+    const l = await this.call(`listing ReplicaSets in ${namespace}`, () =>
+      this.apps.listNamespacedReplicaSet({ namespace, labelSelector }),
+    );
+    return l.items;
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+    const l = await this.call(`listing pods in ${namespace}`, () =>
+      this.core.listNamespacedPod({ namespace, labelSelector }),
+    );
+    return l.items;
+  }
+
+  async listEvents(namespace: string, fieldSelector?: string): Promise<CoreV1Event[]> {
+    const l = await this.call(`listing events in ${namespace}`, () =>
+      this.core.listNamespacedEvent({ namespace, ...(fieldSelector ? { fieldSelector } : {}) }),
+    );
+    return l.items;
+  }
+
+  getConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
+    return this.maybe(`reading ConfigMap ${namespace}/${name}`, () =>
+      this.core.readNamespacedConfigMap({ namespace, name }),
+    );
+  }
+
+  /** Sets keys of a ConfigMap's data with a JSON merge patch (other keys untouched). */
+  patchConfigMapData(
+    namespace: string,
+    name: string,
+    data: Record<string, string | null>,
+  ): Promise<V1ConfigMap> {
+    return this.call(`patching ConfigMap ${namespace}/${name}`, () =>
+      this.core.patchNamespacedConfigMap(
+        { namespace, name, body: { data } },
+        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  /** Puts a ConfigMap back exactly as a snapshot had it (data, binaryData, labels, annotations). */
+  restoreConfigMap(snapshot: V1ConfigMap): Promise<V1ConfigMap> {
+    const namespace = snapshot.metadata?.namespace ?? '';
+    const name = snapshot.metadata?.name ?? '';
+    const body: V1ConfigMap = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name,
+        namespace,
+        ...(snapshot.metadata?.labels ? { labels: snapshot.metadata.labels } : {}),
+        ...(snapshot.metadata?.annotations ? { annotations: snapshot.metadata.annotations } : {}),
+      },
+      ...(snapshot.data ? { data: snapshot.data } : {}),
+      ...(snapshot.binaryData ? { binaryData: snapshot.binaryData } : {}),
+    };
+    return this.call(`restoring ConfigMap ${namespace}/${name}`, () =>
+      this.core.replaceNamespacedConfigMap({ namespace, name, body }),
+    );
+  }
+
+  /** Merges annotations into a Deployment's metadata (no new revision: the pod template is untouched). */
+  annotateDeployment(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string | null>,
+  ): Promise<V1Deployment> {
+    return this.call(`annotating Deployment ${namespace}/${name}`, () =>
+      this.apps.patchNamespacedDeployment(
+        { namespace, name, body: { metadata: { annotations } } },
+        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  /** Strategic-merge patch of a Deployment (containers merge by name). */
+  patchDeployment(namespace: string, name: string, body: object): Promise<V1Deployment> {
+    return this.call(`patching Deployment ${namespace}/${name}`, () =>
+      this.apps.patchNamespacedDeployment(
+        { namespace, name, body },
+        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.StrategicMergePatch),
+      ),
+    );
+  }
+
+  /** Which of the checks the current identity is NOT allowed to do. */
+  async missingPermissions(namespace: string, checks: readonly AccessCheck[]): Promise<AccessCheck[]> {
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        const r = await this.call('checking permissions (SelfSubjectAccessReview)', () =>
+          this.authz.createSelfSubjectAccessReview({
+            body: {
+              apiVersion: 'authorization.k8s.io/v1',
+              kind: 'SelfSubjectAccessReview',
+              spec: {
+                resourceAttributes: {
+                  namespace,
+                  verb: c.verb,
+                  group: c.group,
+                  resource: c.resource,
+                  ...(c.subresource ? { subresource: c.subresource } : {}),
+                  ...(c.name ? { name: c.name } : {}),
+                },
+              },
+            },
+          }),
+        );
+        return r.status?.allowed ? undefined : c;
+      }),
+    );
+    return results.filter((c): c is AccessCheck => c !== undefined);
+  }
+
+  /** A list with its resourceVersion, to start a watch from exactly that point. */
+  async listForWatch(
+    kind: 'deployments' | 'replicasets' | 'pods',
+    namespace: string,
+    selector: { labelSelector?: string; fieldSelector?: string },
+  ): Promise<{ items: Record<string, unknown>[]; resourceVersion: string }> {
+    const what = `listing ${kind} in ${namespace}`;
+    const list =
+      kind === 'pods'
+        ? await this.call(what, () => this.core.listNamespacedPod({ namespace, ...selector }))
+        : kind === 'replicasets'
+          ? await this.call(what, () => this.apps.listNamespacedReplicaSet({ namespace, ...selector }))
+          : await this.call(what, () => this.apps.listNamespacedDeployment({ namespace, ...selector }));
+    return {
+      items: list.items as unknown as Record<string, unknown>[],
+      resourceVersion: list.metadata?.resourceVersion ?? '',
+    };
+  }
+
+  /** Starts a watch; `done` is called once when it ends (err undefined for a normal close). */
+  async watch(
+    path: string,
+    query: Record<string, string | boolean>,
+    onEvent: (e: WatchEvent) => void,
+    done: (err: unknown) => void,
+  ): Promise<WatchHandle> {
+    const w = new this.lib.Watch(this.kc);
+    const ctl = await w.watch(
+      path,
+      query,
+      (type: string, object: Record<string, unknown>) => onEvent({ type, object }),
+      (err: unknown) => done(err),
+    );
+    return { abort: () => ctl.abort() };
+  }
+}

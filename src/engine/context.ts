@@ -1,0 +1,66 @@
+// What every step receives: the plan, the effects (cluster, tools, reporter) and the run's shared records.
+import type { V1ConfigMap, V1Container, V1Deployment } from '@kubernetes/client-node';
+import type { Kube } from '../cluster/kube.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { Reporter } from '../report/reporter.ts';
+import type { Journal } from './journal.ts';
+import type { Outcome } from './outcome.ts';
+import type { Timeline } from './timeline.ts';
+
+/** Installs (or finds) the CLI tools on demand; the engine never downloads anything itself. */
+export interface ToolProvider {
+  kubectl(): Promise<string>;
+  helm(): Promise<string>;
+}
+
+/** What preflight read before any change. */
+export interface ClusterState {
+  readonly deployment: V1Deployment;
+  readonly container: V1Container;
+  readonly selector: string;
+  readonly image: string;
+  readonly tag: string | undefined;
+  readonly replicas: number;
+  readonly revision: string | undefined;
+  /** ConfigMaps the md-core container reads, by name (undefined: referenced but missing). */
+  readonly configMaps: ReadonlyMap<string, V1ConfigMap | undefined>;
+  /** Helm release managing the Deployment, from its annotations. */
+  readonly helmRelease: string | undefined;
+}
+
+export interface RunContext {
+  readonly plan: Plan;
+  readonly reporter: Reporter;
+  readonly timeline: Timeline;
+  readonly outcome: Outcome;
+  readonly kube: Kube;
+  readonly kubectl: string;
+  /** A kubeconfig file for kubectl and helm, written from the same config the API client uses. */
+  readonly kubeconfigFile: string;
+  readonly journal: Journal;
+  readonly tools: ToolProvider;
+  readonly signal: AbortSignal | undefined;
+  readonly runUrl: string | undefined;
+  readonly state: ClusterState;
+}
+
+/** kubectl arguments that pin the cluster, context and namespace for every call. */
+export function kubectlArgs(ctx: Pick<RunContext, 'kubeconfigFile' | 'plan'>, ...args: string[]): string[] {
+  return [
+    '--kubeconfig',
+    ctx.kubeconfigFile,
+    '--namespace',
+    ctx.plan.namespace,
+    '--request-timeout=60s',
+    ...args,
+  ];
+}
+
+export function splitImage(image: string): { repository: string; tag: string | undefined } {
+  const at = image.indexOf('@');
+  const ref = at >= 0 ? image.slice(0, at) : image;
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repository: ref, tag: undefined };
+}

@@ -1,0 +1,68 @@
+// What a run did, for the summary, the outputs and the exit code.
+import type { EnvChange } from '../cluster/effective-env.ts';
+import type { PodState } from '../cluster/verdict.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { StepRecord } from './timeline.ts';
+
+export type Result = 'upgraded' | 'unchanged' | 'rolled-back' | 'failed' | 'dry-run';
+
+export interface Outcome {
+  readonly plan: Plan;
+  result: Result;
+  method: 'kubectl' | 'helm' | undefined;
+  previousImage: string | undefined;
+  newImage: string | undefined;
+  previousRevision: string | undefined;
+  revision: string | undefined;
+  rolledBack: boolean;
+  /** True when a rollback was needed and did not succeed: a person must act. */
+  rollbackFailed: boolean;
+  dbName: string | undefined;
+  dbNameReason: string | undefined;
+  /** The DB name the upgraded version is expected to use, recorded for the next run. */
+  nextDbName: string | undefined;
+  startedAt: number;
+  endedAt: number;
+  error: string | undefined;
+  /** Commands a person should run when the action could not finish the job itself. */
+  manualSteps: string[];
+  env: EnvChange[];
+  envWarnings: string[];
+  pods: PodState[];
+  before: Record<string, string>;
+  after: Record<string, string>;
+  steps: StepRecord[];
+  extraOutputs: Record<string, string>;
+}
+
+export function durationSeconds(o: Pick<Outcome, 'startedAt' | 'endedAt'>): number {
+  return Math.max(0, Math.round((o.endedAt - o.startedAt) / 1000));
+}
+
+export function newOutcome(plan: Plan, startedAt: number): Outcome {
+  return {
+    plan,
+    result: 'failed',
+    method: undefined,
+    previousImage: undefined,
+    newImage: undefined,
+    previousRevision: undefined,
+    revision: undefined,
+    rolledBack: false,
+    rollbackFailed: false,
+    dbName: undefined,
+    dbNameReason: undefined,
+    nextDbName: undefined,
+    startedAt,
+    endedAt: startedAt,
+    error: undefined,
+    manualSteps: [],
+    env: [],
+    envWarnings: [],
+    pods: [],
+    before: {},
+    after: {},
+    steps: [],
+    extraOutputs: {},
+  };
+}

@@ -1,0 +1,255 @@
+// Runs one upgrade from a Plan to an Outcome. Knows nothing of GitHub: it talks to a Reporter.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kube } from '../cluster/kube.ts';
+import { revisionOf } from '../cluster/verdict.ts';
+import {
+  DB_NAME_ANNOTATION,
+  FROM_DB_ANNOTATION,
+  TAG_ANNOTATION,
+  UPGRADED_AT_ANNOTATION,
+  upgradedDbName,
+} from '../plan/db-name.ts';
+import { targetImage, type Plan } from '../plan/plan.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { applyKubectl } from '../steps/apply-kubectl.ts';
+import {
+  applyConfigMaps,
+  chooseDbName,
+  desiredEnv,
+  planUpgradeEnv,
+  reportEnvPlan,
+} from '../steps/configure-env.ts';
+import { preflight } from '../steps/preflight.ts';
+import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
+import { waitReady } from '../steps/wait-ready.ts';
+import type { ClusterState, RunContext, ToolProvider } from './context.ts';
+import { Journal } from './journal.ts';
+import { newOutcome, type Outcome } from './outcome.ts';
+import { Timeline } from './timeline.ts';
+
+export interface EngineDeps {
+  readonly reporter: Reporter;
+  readonly tools: ToolProvider;
+  readonly signal?: AbortSignal | undefined;
+  readonly now?: () => number;
+  /** Where the journal is kept for the post step; none for in-process runs. */
+  readonly journalPath?: string | undefined;
+  /** Link to the workflow run, for change-cause and the summary. */
+  readonly runUrl?: string | undefined;
+}
+
+/** Registers every credential in a kubeconfig so none of it can reach a log. */
+function maskKubeconfig(kube: Kube, reporter: Reporter): void {
+  for (const u of kube.kc.getUsers()) {
+    for (const v of [u.token, u.keyData, u.password, u.certData]) if (v) reporter.secret(v);
+  }
+}
+
+export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome> {
+  const now = deps.now ?? Date.now;
+  const { reporter } = deps;
+  const outcome = newOutcome(plan, now());
+  const timeline = new Timeline(reporter, now);
+  outcome.steps = timeline.steps;
+  for (const s of [plan.kubeconfig, plan.licenseKey, plan.apiKey, plan.configPassword])
+    if (s) reporter.secret(s);
+  const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));
+  let ctx: RunContext | undefined;
+  try {
+    const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
+      const k = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+      maskKubeconfig(k, reporter);
+      h.detail(
+        `Kubernetes ${await k.serverVersion()} at ${k.kc.getCurrentCluster()?.server ?? '?'} (context ${k.kc.getCurrentContext()})`,
+      );
+      return k;
+    });
+    const kubeconfigFile = join(workDir, 'kubeconfig');
+    writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
+
+    const state: ClusterState = await timeline.step(
+      'preflight',
+      'Preflight checks (nothing changed yet)',
+      (h) => preflight(kube, plan, h),
+    );
+    outcome.previousImage = state.image;
+    outcome.previousRevision = state.revision;
+    outcome.revision = state.revision;
+    outcome.newImage = targetImage(plan);
+    outcome.before = { image: state.image, revision: state.revision ?? '', replicas: String(state.replicas) };
+
+    const method = plan.method === 'auto' ? (state.helmRelease ? 'helm' : 'kubectl') : plan.method;
+    outcome.method = method;
+    if (method === 'helm') {
+      throw new Error(
+        `the helm route is not available yet: Deployment ${plan.deployment} is managed by Helm release "${state.helmRelease ?? plan.release ?? ''}". Use 'method: kubectl' to change only the image. Nothing in the cluster was changed.`,
+      );
+    }
+
+    const db = chooseDbName(plan, state);
+    outcome.dbName = db.name;
+    outcome.dbNameReason = db.reason;
+    outcome.nextDbName = plan.upgradeDb ? upgradedDbName(plan.tag) : db.name;
+
+    if (state.image === targetImage(plan) && !plan.force) {
+      timeline.skip(
+        'upgrade',
+        'Upgrade',
+        `Deployment already runs ${state.image}; nothing changed (set force: true to run anyway)`,
+      );
+      reporter.info(`Deployment ${plan.deployment} already runs ${state.image}: nothing to do.`);
+      outcome.result = 'unchanged';
+      return outcome;
+    }
+
+    const kubectl = await timeline.step('tools', 'Install kubectl', async (h) => {
+      const p = await deps.tools.kubectl();
+      h.detail(`kubectl at ${p}`);
+      return p;
+    });
+
+    const journal = new Journal(
+      {
+        namespace: plan.namespace,
+        deployment: plan.deployment,
+        container: plan.container,
+        method,
+        previousImage: state.image,
+        previousRevision: state.revision,
+      },
+      deps.journalPath,
+    );
+    ctx = {
+      plan,
+      reporter,
+      timeline,
+      outcome,
+      kube,
+      kubectl,
+      kubeconfigFile,
+      journal,
+      tools: deps.tools,
+      signal: deps.signal,
+      runUrl: deps.runUrl,
+      state,
+    };
+    const c = ctx;
+
+    const envPlan = await timeline.step('plan-env', 'Plan the database-upgrade variables', async (h) => {
+      h.detail(`MDCORE_UPGRADE_FROM_DB_NAME=${db.name}: ${db.reason}`);
+      if (db.warning) h.warn(db.warning);
+      const p = planUpgradeEnv(state.container, state, desiredEnv(plan, db.name));
+      reportEnvPlan(p, h);
+      outcome.env = [...p.changes];
+      outcome.envWarnings = [...p.warnings];
+      if (p.changes.some((ch) => p.after.get(ch.name)?.value !== ch.value)) {
+        throw new Error('the planned upgrade variables would not reach the new pods; nothing was changed');
+      }
+      return p;
+    });
+
+    if (plan.dryRun) {
+      timeline.skip('apply', 'Apply', 'dry-run: the plan above was not applied');
+      outcome.result = 'dry-run';
+      return outcome;
+    }
+
+    await timeline.step('configure-env', 'Write the variables where the new pods read them', (h) =>
+      applyConfigMaps(c, envPlan, h),
+    );
+    await timeline.step('apply', `Change the image of ${plan.container} (kubectl)`, (h) =>
+      applyKubectl(c, envPlan, h),
+    );
+    journal.update({ phase: 'waiting' });
+
+    const wait = await timeline.step('wait', 'Wait for readiness (watching the rollout)', async (h) => {
+      const r = await waitReady(
+        c,
+        h,
+        plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds,
+      );
+      outcome.pods = [...r.pods];
+      outcome.revision = revisionOf(r.deployment) ?? outcome.revision;
+      journal.update({ newRevision: outcome.revision });
+      if (r.verdict.state !== 'complete') {
+        const reason = r.verdict.state === 'failed' ? r.verdict.reason : 'unknown';
+        throw new Error(`the new version did not become ready: ${reason}: ${r.verdict.message}`);
+      }
+      h.detail(`rollout complete: ${r.verdict.message} in ${Math.round(r.elapsedMs / 1000)} s`);
+      return r;
+    });
+
+    await timeline.step('record', 'Record the upgrade on the Deployment', async (h) => {
+      const annotations = {
+        [TAG_ANNOTATION]: plan.tag,
+        [DB_NAME_ANNOTATION]: outcome.nextDbName ?? db.name,
+        [FROM_DB_ANNOTATION]: db.name,
+        [UPGRADED_AT_ANNOTATION]: new Date(now()).toISOString(),
+      };
+      await kube.annotateDeployment(plan.namespace, plan.deployment, annotations);
+      h.detail(`database after the upgrade (expected): ${annotations[DB_NAME_ANNOTATION]}`);
+    });
+    journal.update({ phase: 'done' });
+    outcome.after = {
+      image: targetImage(plan),
+      revision: outcome.revision ?? '',
+      replicas: String(wait.verdict.desired),
+    };
+    outcome.result = 'upgraded';
+    return outcome;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    outcome.error = reporter.mask(message);
+    outcome.result = 'failed';
+    if (ctx && ctx.journal.mutated) await rollbackAfterFailure(ctx, message);
+    return outcome;
+  } finally {
+    outcome.endedAt = now();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Decides and performs the rollback after a failure once the cluster was changed. */
+async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<void> {
+  const { plan, outcome, journal, timeline } = ctx;
+  if (plan.rollback === 'none') {
+    timeline.skip(
+      'rollback',
+      'Rollback',
+      "rollback is 'none': the cluster was left as the failed upgrade left it",
+    );
+    outcome.manualSteps = manualRollbackCommands(journal.data, 'rollout-undo');
+    return;
+  }
+  const mode = plan.rollback === 'helm-rollback' ? 'helm-rollback' : 'rollout-undo';
+  try {
+    await timeline.step('rollback', `Roll back (${mode})`, async (h) => {
+      h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);
+      const r = await rollback(journal.data, {
+        kube: ctx.kube,
+        reporter: ctx.reporter,
+        kubectl: async () => ctx.kubectl,
+        helm: () => ctx.tools.helm(),
+        kubeconfigFile: ctx.kubeconfigFile,
+        selector: ctx.state.selector,
+        timeoutSeconds: plan.timeoutSeconds,
+        mode,
+        signal: undefined,
+        detail: (t) => h.detail(t),
+      });
+      if (!r.ok) throw new Error(`rollback incomplete:\n${r.problems.join('\n')}`);
+    });
+    journal.update({ phase: 'rolled-back' });
+    outcome.rolledBack = true;
+    outcome.result = 'rolled-back';
+    const dep = await ctx.kube.getDeployment(plan.namespace, plan.deployment).catch(() => undefined);
+    outcome.revision = revisionOf(dep) ?? outcome.revision;
+  } catch (err) {
+    journal.update({ phase: 'rollback-failed' });
+    outcome.rollbackFailed = true;
+    outcome.manualSteps = manualRollbackCommands(journal.data, mode);
+    outcome.error = `${outcome.error ?? ''}\nROLLBACK FAILED: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}

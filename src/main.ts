@@ -1,0 +1,59 @@
+// The action's main step: read inputs, run the engine, write the summary, outputs and annotations.
+import * as core from '@actions/core';
+import { join } from 'node:path';
+import { runUpgrade } from './engine/run.ts';
+import { installingTools } from './engine/tools.ts';
+import { formatInputErrors, INPUT_NAMES, parseInputs, SECRET_INPUTS } from './plan/inputs.ts';
+import { GitHubReporter } from './report/github.ts';
+import { failureAnnotation, outputsOf, renderSummary } from './report/summary.ts';
+
+export const JOURNAL_STATE = 'journal';
+
+function runUrl(): string | undefined {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
+  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID
+    ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
+    : undefined;
+}
+
+export async function run(): Promise<void> {
+  const reporter = new GitHubReporter();
+  const raw: Record<string, string> = {};
+  for (const name of INPUT_NAMES) {
+    raw[name] = core.getInput(name, { trimWhitespace: !(SECRET_INPUTS as readonly string[]).includes(name) });
+    if ((SECRET_INPUTS as readonly string[]).includes(name) && raw[name]) reporter.secret(raw[name]);
+  }
+  const parsed = parseInputs(raw);
+  if (!parsed.ok) {
+    core.setOutput('result', 'failed');
+    core.setFailed(formatInputErrors(parsed.errors));
+    return;
+  }
+  const plan = parsed.plan;
+  const journalPath = join(
+    process.env.RUNNER_TEMP || process.cwd(),
+    `mdcore-upgrade-journal-${process.pid}.json`,
+  );
+  core.saveState(JOURNAL_STATE, journalPath);
+  const controller = new AbortController();
+  // The runner sends SIGINT, then SIGTERM, when the job is cancelled: stop waiting and let the engine (and,
+  // if the process is killed first, the post step) put the Deployment back.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    reporter.warning(`received ${sig}: the job is being cancelled; rolling back`, 'Cancelled');
+    controller.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const outcome = await runUpgrade(plan, {
+    reporter,
+    tools: installingTools(plan, reporter, (tool, path) => core.setOutput(`${tool}-path`, path)),
+    journalPath,
+    runUrl: runUrl(),
+    signal: controller.signal,
+  });
+  for (const [k, v] of Object.entries(outputsOf(outcome))) core.setOutput(k, v);
+  await core.summary.addRaw(reporter.mask(renderSummary(outcome)), true).write();
+  if (outcome.result === 'failed' || outcome.result === 'rolled-back') {
+    core.setFailed(reporter.mask(failureAnnotation(outcome)));
+  }
+}

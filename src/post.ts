@@ -1,0 +1,42 @@
+// Entry of `runs.post`: after a cancelled or crashed main step, put the Deployment back as it was.
+import * as core from '@actions/core';
+import { recoverFromJournal } from './engine/recover.ts';
+import { installingTools } from './engine/tools.ts';
+import { INPUT_NAMES, parseInputs, SECRET_INPUTS } from './plan/inputs.ts';
+import { GitHubReporter } from './report/github.ts';
+
+const JOURNAL_STATE = 'journal';
+
+async function post(): Promise<void> {
+  const journalPath = core.getState(JOURNAL_STATE);
+  if (!journalPath) return;
+  const reporter = new GitHubReporter();
+  const raw: Record<string, string> = {};
+  for (const name of INPUT_NAMES) {
+    raw[name] = core.getInput(name, { trimWhitespace: !(SECRET_INPUTS as readonly string[]).includes(name) });
+    if ((SECRET_INPUTS as readonly string[]).includes(name) && raw[name]) reporter.secret(raw[name]);
+  }
+  const parsed = parseInputs(raw);
+  if (!parsed.ok) return;
+  const res = await recoverFromJournal(journalPath, parsed.plan, {
+    reporter,
+    tools: installingTools(parsed.plan, reporter),
+  });
+  if (res.action === 'none') {
+    core.debug(res.why);
+    return;
+  }
+  if (res.action === 'rollback-failed') {
+    core.setFailed(
+      `The interrupted upgrade could not be rolled back: manual action needed:\n${res.result.problems.join('\n')}\nRun:\n${res.result.manual.join('\n')}`,
+    );
+  } else {
+    core.warning('The interrupted upgrade was rolled back; the previous version is ready again.', {
+      title: 'Rolled back',
+    });
+  }
+}
+
+post().catch((err: unknown) =>
+  core.setFailed(`post step: ${err instanceof Error ? err.message : String(err)}`),
+);

@@ -1,0 +1,94 @@
+// The kubectl route: one change to the md-core container (never a wildcard), so exactly one new revision.
+import type { EnvPlan } from '../cluster/effective-env.ts';
+import { kubectlArgs, type RunContext } from '../engine/context.ts';
+import type { StepHandle } from '../engine/timeline.ts';
+import { targetImage } from '../plan/plan.ts';
+import { runTool } from '../tools/exec.ts';
+
+export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+
+export function changeCause(from: string, to: string, runUrl: string | undefined): string {
+  return `mdcore-upgrade-action: ${from} → ${to}${runUrl ? ` (${runUrl})` : ''}`;
+}
+
+/** Deployment spec fields (outside the pod template) this run sets: no new revision by themselves. */
+export function specFields(ctx: Pick<RunContext, 'plan' | 'state'>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const { plan, state } = ctx;
+  const deadline = state.deployment.spec?.progressDeadlineSeconds ?? 600;
+  const wait = plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds;
+  // The controller would declare ProgressDeadlineExceeded before our own timeout: make room for it.
+  if (deadline < wait + 60) fields.progressDeadlineSeconds = wait + 60;
+  return fields;
+}
+
+export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: StepHandle): Promise<void> {
+  const { plan, state, journal } = ctx;
+  const to = targetImage(plan);
+  const cause = changeCause(state.image, to, ctx.runUrl);
+  const fields = specFields(ctx);
+  journal.recordAnnotation(CHANGE_CAUSE, state.deployment.metadata?.annotations?.[CHANGE_CAUSE]);
+  for (const [k, v] of Object.entries(fields)) {
+    journal.recordField(k, (state.deployment.spec as Record<string, unknown> | undefined)?.[k]);
+    step.detail(
+      `${k}: ${String((state.deployment.spec as Record<string, unknown> | undefined)?.[k] ?? 'default')} → ${String(v)}`,
+    );
+  }
+  journal.update({ phase: 'changing', templateChanged: true, targetImage: to });
+
+  if (envPlan.containerEnv || Object.keys(fields).length > 0) {
+    // Image, env and deployment fields in one strategic-merge patch: still one new revision.
+    const patch = {
+      metadata: { annotations: { [CHANGE_CAUSE]: cause } },
+      spec: {
+        ...fields,
+        template: {
+          spec: {
+            containers: [
+              {
+                name: plan.container,
+                image: to,
+                ...(envPlan.containerEnv ? { env: envPlan.containerEnv } : {}),
+              },
+            ],
+          },
+        },
+      },
+    };
+    await runTool(
+      ctx.reporter,
+      ctx.kubectl,
+      kubectlArgs(
+        ctx,
+        'patch',
+        `deployment/${plan.deployment}`,
+        '--type=strategic',
+        '-p',
+        JSON.stringify(patch),
+      ),
+      { announce: true },
+    );
+  } else {
+    await runTool(
+      ctx.reporter,
+      ctx.kubectl,
+      kubectlArgs(
+        ctx,
+        'annotate',
+        `deployment/${plan.deployment}`,
+        `${CHANGE_CAUSE}=${cause}`,
+        '--overwrite',
+      ),
+      { announce: true },
+    );
+    await runTool(
+      ctx.reporter,
+      ctx.kubectl,
+      kubectlArgs(ctx, 'set', 'image', `deployment/${plan.deployment}`, `${plan.container}=${to}`),
+      {
+        announce: true,
+      },
+    );
+  }
+  step.detail(`${plan.container}: ${state.image} → ${to}`);
+}

@@ -1,0 +1,146 @@
+// Preflight: everything is read and checked before anything is changed. Any problem here ends the run with
+// "nothing was changed".
+import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import { referencedConfigMaps } from '../cluster/effective-env.ts';
+import type { AccessCheck, Kube } from '../cluster/kube.ts';
+import { revisionOf, rolloutVerdict } from '../cluster/verdict.ts';
+import type { ClusterState } from '../engine/context.ts';
+import { splitImage } from '../engine/context.ts';
+import type { StepHandle } from '../engine/timeline.ts';
+import type { Plan } from '../plan/plan.ts';
+
+export const HELM_RELEASE_ANNOTATION = 'meta.helm.sh/release-name';
+
+export class PreflightError extends Error {
+  constructor(message: string) {
+    super(`${message}\nNothing in the cluster was changed.`);
+    this.name = 'PreflightError';
+  }
+}
+
+/** Permissions the kubectl route needs, checked up front with SelfSubjectAccessReview. */
+export function requiredAccess(plan: Plan, configMaps: readonly string[]): AccessCheck[] {
+  const checks: AccessCheck[] = [
+    { verb: 'get', group: 'apps', resource: 'deployments', name: plan.deployment },
+    { verb: 'patch', group: 'apps', resource: 'deployments', name: plan.deployment },
+    { verb: 'list', group: 'apps', resource: 'deployments' },
+    { verb: 'watch', group: 'apps', resource: 'deployments' },
+    { verb: 'list', group: 'apps', resource: 'replicasets' },
+    { verb: 'watch', group: 'apps', resource: 'replicasets' },
+    { verb: 'list', group: '', resource: 'pods' },
+    { verb: 'watch', group: '', resource: 'pods' },
+  ];
+  for (const name of configMaps) {
+    checks.push({ verb: 'get', group: '', resource: 'configmaps', name });
+    checks.push({ verb: 'patch', group: '', resource: 'configmaps', name });
+    checks.push({ verb: 'update', group: '', resource: 'configmaps', name });
+  }
+  return checks;
+}
+
+export function describeAccess(c: AccessCheck): string {
+  const res = `${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.group ? `.${c.group}` : ''}`;
+  return `${c.verb} ${res}${c.name ? ` (${c.name})` : ''}`;
+}
+
+function matchLabelsSelector(dep: V1Deployment): string {
+  const labels = dep.spec?.selector?.matchLabels ?? {};
+  const exprs = dep.spec?.selector?.matchExpressions ?? [];
+  const parts = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  for (const e of exprs) {
+    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promise<ClusterState> {
+  const ns = plan.namespace;
+  if (!(await kube.namespaceExists(ns))) {
+    throw new PreflightError(
+      `Namespace "${ns}" does not exist in this cluster. Check the 'namespace' input and the kubeconfig context.`,
+    );
+  }
+  const dep = await kube.getDeployment(ns, plan.deployment);
+  if (!dep) {
+    throw new PreflightError(
+      `Deployment "${plan.deployment}" was not found in namespace "${ns}". Check the 'deployment' input (the OPSWAT chart names it md-core).`,
+    );
+  }
+  const containers = dep.spec?.template?.spec?.containers ?? [];
+  const container = containers.find((c) => c.name === plan.container);
+  if (!container) {
+    throw new PreflightError(
+      `Deployment "${plan.deployment}" has no container "${plan.container}" (it has: ${containers.map((c) => c.name).join(', ') || 'none'}). Check the 'container' input.`,
+    );
+  }
+  const cmNames = referencedConfigMaps(container);
+  const missing = await kube.missingPermissions(ns, requiredAccess(plan, cmNames));
+  if (missing.length > 0) {
+    throw new PreflightError(
+      `The identity in the kubeconfig lacks ${missing.length} permission(s) in namespace "${ns}" that the upgrade needs:\n${missing
+        .map((m) => `  - ${describeAccess(m)}`)
+        .join('\n')}\nGrant them with a Role bound to that identity, then run again.`,
+    );
+  }
+
+  const selector = matchLabelsSelector(dep);
+  const [replicaSets, pods] = await Promise.all([
+    kube.listReplicaSets(ns, selector),
+    kube.listPods(ns, selector),
+  ]);
+  const current = rolloutVerdict({ deployment: dep, replicaSets, pods });
+  if (dep.spec?.paused) {
+    throw new PreflightError(
+      `Deployment "${plan.deployment}" is paused (spec.paused). Resume it (kubectl rollout resume) or finish whatever paused it first.`,
+    );
+  }
+  if (current.state === 'progressing') {
+    throw new PreflightError(
+      `Another rollout of Deployment "${plan.deployment}" is in progress (${current.message}). Wait for it to finish (kubectl rollout status deployment/${plan.deployment} -n ${ns}) and run again.`,
+    );
+  }
+  if (current.state === 'failed') {
+    if (!plan.force) {
+      throw new PreflightError(
+        `Deployment "${plan.deployment}" is unhealthy before the upgrade (${current.reason}: ${current.message}). Fix it first, or set 'force: true' to upgrade anyway.`,
+      );
+    }
+    step.warn(
+      `the Deployment is unhealthy before the upgrade (${current.reason}); continuing because force is true`,
+    );
+  }
+
+  const configMaps = new Map<string, V1ConfigMap | undefined>();
+  for (const name of cmNames) configMaps.set(name, await kube.getConfigMap(ns, name));
+
+  const image = container.image ?? '';
+  const { tag } = splitImage(image);
+  const strategy = dep.spec?.strategy;
+  const liveness = container.livenessProbe ? 'liveness on' : 'no liveness probe';
+  const readiness = container.readinessProbe ? 'readiness on' : 'no readiness probe';
+  step.detail(
+    `image ${image}, revision ${revisionOf(dep) ?? 'none'}, ${dep.spec?.replicas ?? 1} replica(s), ${current.message}`,
+  );
+  step.detail(
+    `strategy ${strategy?.type ?? 'RollingUpdate'} (maxSurge ${String(strategy?.rollingUpdate?.maxSurge ?? '25%')}, maxUnavailable ${String(strategy?.rollingUpdate?.maxUnavailable ?? '25%')}), ${readiness}, ${liveness}`,
+  );
+  step.detail(
+    `ConfigMaps read by ${plan.container}: ${cmNames.map((n) => `${n}${configMaps.get(n) ? '' : ' (missing)'}`).join(', ') || 'none'}`,
+  );
+  const helmRelease = dep.metadata?.annotations?.[HELM_RELEASE_ANNOTATION];
+  if (helmRelease) step.detail(`managed by Helm release "${helmRelease}"`);
+  return {
+    deployment: dep,
+    container,
+    selector,
+    image,
+    tag,
+    replicas: dep.spec?.replicas ?? 1,
+    revision: revisionOf(dep),
+    configMaps,
+    helmRelease,
+  };
+}

@@ -1,0 +1,26 @@
+// Waits for the rollout with the watcher and reports progress as pods turn ready ("2/5 ready").
+import { waitForRollout, type WaitResult } from '../cluster/rollout-watcher.ts';
+import type { RunContext } from '../engine/context.ts';
+import type { StepHandle } from '../engine/timeline.ts';
+
+export async function waitReady(
+  ctx: Pick<RunContext, 'kube' | 'plan' | 'state' | 'signal'>,
+  step: StepHandle,
+  timeoutSeconds: number,
+): Promise<WaitResult> {
+  const res = await waitForRollout(ctx.kube, {
+    namespace: ctx.plan.namespace,
+    deployment: ctx.plan.deployment,
+    selector: ctx.state.selector,
+    timeoutMs: timeoutSeconds * 1000,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onProgress: (v) => {
+      if (v.state === 'failed') return;
+      step.detail(
+        `${v.ready}/${v.desired} ready${v.message !== `${v.ready}/${v.desired} ready` ? ` (${v.message})` : ''}`,
+      );
+    },
+  });
+  if (res.watchRestarts > 0) step.detail(`the watch was resumed ${res.watchRestarts} time(s)`);
+  return res;
+}
