@@ -22,7 +22,8 @@ export function renderTables(actionYml: string): string {
   }
   lines.push('', '### Outputs', '', '| Output | Description |', '|---|---|');
   for (const [name, o] of Object.entries(a.outputs)) lines.push(`| \`${name}\` | ${esc(o.description)} |`);
-  return [BEGIN, ...lines, END].join('\n');
+  // Prettier would re-align the tables; the generated block is kept exactly as rendered.
+  return [BEGIN, '<!-- prettier-ignore-start -->', ...lines, '<!-- prettier-ignore-end -->', END].join('\n');
 }
 
 export function replaceTables(readme: string, tables: string): string {

@@ -135,10 +135,16 @@ export class Kube {
     return v.gitVersion;
   }
 
-  namespaceExists(name: string): Promise<boolean> {
-    return this.maybe(`reading namespace ${name}`, () => this.core.readNamespace({ name })).then(
-      (n) => n !== undefined,
-    );
+  /** False only when the namespace certainly does not exist; an identity without cluster-wide read gets true. */
+  async namespaceExists(name: string): Promise<boolean> {
+    try {
+      return (
+        (await this.maybe(`reading namespace ${name}`, () => this.core.readNamespace({ name }))) !== undefined
+      );
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 403) return true;
+      throw err;
+    }
   }
 
   getDeployment(namespace: string, name: string): Promise<V1Deployment | undefined> {

@@ -13,14 +13,9 @@ import {
 } from '../plan/db-name.ts';
 import { targetImage, type Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
-import { applyKubectl } from '../steps/apply-kubectl.ts';
-import {
-  applyConfigMaps,
-  chooseDbName,
-  desiredEnv,
-  planUpgradeEnv,
-  reportEnvPlan,
-} from '../steps/configure-env.ts';
+import { chooseDbName, desiredEnv } from '../steps/configure-env.ts';
+import type { Route } from '../steps/route.ts';
+import { kubectlRoute } from '../steps/route-kubectl.ts';
 import { preflight } from '../steps/preflight.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { waitReady } from '../steps/wait-ready.ts';
@@ -82,12 +77,6 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
 
     const method = plan.method === 'auto' ? (state.helmRelease ? 'helm' : 'kubectl') : plan.method;
     outcome.method = method;
-    if (method === 'helm') {
-      throw new Error(
-        `the helm route is not available yet: Deployment ${plan.deployment} is managed by Helm release "${state.helmRelease ?? plan.release ?? ''}". Use 'method: kubectl' to change only the image. Nothing in the cluster was changed.`,
-      );
-    }
-
     const db = chooseDbName(plan, state);
     outcome.dbName = db.name;
     outcome.dbNameReason = db.reason;
@@ -137,18 +126,19 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     };
     const c = ctx;
 
-    const envPlan = await timeline.step('plan-env', 'Plan the database-upgrade variables', async (h) => {
-      h.detail(`MDCORE_UPGRADE_FROM_DB_NAME=${db.name}: ${db.reason}`);
-      if (db.warning) h.warn(db.warning);
-      const p = planUpgradeEnv(state.container, state, desiredEnv(plan, db.name));
-      reportEnvPlan(p, h);
-      outcome.env = [...p.changes];
-      outcome.envWarnings = [...p.warnings];
-      if (p.changes.some((ch) => p.after.get(ch.name)?.value !== ch.value)) {
-        throw new Error('the planned upgrade variables would not reach the new pods; nothing was changed');
-      }
-      return p;
-    });
+    const route: Route<unknown> =
+      method === 'helm'
+        ? ((await import('../steps/route-helm.ts')).helmRoute as Route<unknown>)
+        : (kubectlRoute as Route<unknown>);
+    const prepared = await timeline.step(
+      'plan-change',
+      `Plan the change (${method}); nothing changed yet`,
+      async (h) => {
+        h.detail(`MDCORE_UPGRADE_FROM_DB_NAME=${db.name}: ${db.reason}`);
+        if (db.warning) h.warn(db.warning);
+        return route.prepare(c, desiredEnv(plan, db.name), h);
+      },
+    );
 
     if (plan.dryRun) {
       timeline.skip('apply', 'Apply', 'dry-run: the plan above was not applied');
@@ -156,12 +146,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       return outcome;
     }
 
-    await timeline.step('configure-env', 'Write the variables where the new pods read them', (h) =>
-      applyConfigMaps(c, envPlan, h),
-    );
-    await timeline.step('apply', `Change the image of ${plan.container} (kubectl)`, (h) =>
-      applyKubectl(c, envPlan, h),
-    );
+    await timeline.step('apply', route.applyTitle, (h) => route.apply(c, prepared, h));
     journal.update({ phase: 'waiting' });
 
     const wait = await timeline.step('wait', 'Wait for readiness (watching the rollout)', async (h) => {
@@ -223,7 +208,12 @@ async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<voi
     outcome.manualSteps = manualRollbackCommands(journal.data, 'rollout-undo');
     return;
   }
-  const mode = plan.rollback === 'helm-rollback' ? 'helm-rollback' : 'rollout-undo';
+  const mode =
+    plan.rollback === 'auto'
+      ? journal.data.method === 'helm'
+        ? 'helm-rollback'
+        : 'rollout-undo'
+      : plan.rollback;
   try {
     await timeline.step('rollback', `Roll back (${mode})`, async (h) => {
       h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);

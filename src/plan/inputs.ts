@@ -65,6 +65,25 @@ export function isZero(v: IntOrPercent | undefined): boolean {
   return v === 0 || v === '0%';
 }
 
+const QUANTITY_UNITS: Record<string, number> = {
+  '': 1,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  Ti: 1024 ** 4,
+};
+
+/** Parses a Kubernetes-style size (500Mi, 20Gi, 1T, 1000) into bytes. */
+export function parseQuantity(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * (QUANTITY_UNITS[m[2] ?? ''] ?? 1));
+}
+
 /** Checks an OCI image reference without tag or digest; returns a reason when invalid. */
 export function imageProblem(ref: string): string | undefined {
   if (ref.includes('@'))
@@ -289,6 +308,22 @@ export const INPUT_SPECS = {
   'config-password': { default: '', accepted: 'the configuration archive password', check: secret },
   'dry-run': { default: 'false', accepted: 'true or false', check: bool },
   force: { default: 'false', accepted: 'true or false', check: bool },
+  'allow-postgres-without-volume': { default: 'false', accepted: 'true or false', check: bool },
+  strict: { default: 'false', accepted: 'true or false', check: bool },
+  'db-free-space': {
+    default: 'auto',
+    accepted: 'auto, skip, or the space the migration needs such as 20Gi',
+    check: (v: string) => {
+      const l = v.toLowerCase();
+      if (l === 'auto' || l === 'skip') return ok(l as 'auto' | 'skip');
+      const b = parseQuantity(v);
+      return b === undefined ? bad('it must be auto, skip, or a size such as 500Mi, 20Gi or 1Ti') : ok(b);
+    },
+  },
+  verify: { default: 'fail', accepted: 'fail, warn or off', check: oneOf(['fail', 'warn', 'off'] as const) },
+  'verify-engines': { default: 'false', accepted: 'true or false', check: bool },
+  'verify-license': { default: 'false', accepted: 'true or false', check: bool },
+  'export-dir': { default: '', accepted: 'a directory path', check: optional(noControl('directory path')) },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 export type InputName = keyof typeof INPUT_SPECS;
@@ -429,6 +464,13 @@ export function parseInputs(raw: RawInputs): ParseResult {
     configPassword: v['config-password'] || undefined,
     dryRun: v['dry-run'],
     force: v.force,
+    allowPostgresWithoutVolume: v['allow-postgres-without-volume'],
+    strict: v.strict,
+    dbFreeSpace: v['db-free-space'],
+    verify: v.verify,
+    verifyEngines: v['verify-engines'],
+    verifyLicense: v['verify-license'],
+    exportDir: v['export-dir'],
   });
   return { ok: true, plan };
 }

@@ -45,6 +45,18 @@ export interface Plan {
   readonly configPassword: string | undefined;
   readonly dryRun: boolean;
   readonly force: boolean;
+  /** Helm route: allow a chart change that leaves postgres-core without its data volume. */
+  readonly allowPostgresWithoutVolume: boolean;
+  /** Helm route: refuse when the release would change anything besides md-core's image and the variables. */
+  readonly strict: boolean;
+  /** MIGRATE_HISTORY free-space check: 'auto' (measure where possible), 'skip', or the expected need in bytes. */
+  readonly dbFreeSpace: 'auto' | 'skip' | number;
+  /** What a failed post-upgrade verification does. */
+  readonly verify: 'fail' | 'warn' | 'off';
+  readonly verifyEngines: boolean;
+  readonly verifyLicense: boolean;
+  /** Where the configuration export is written (export-import); default the runner's temp directory. */
+  readonly exportDir: string | undefined;
 }
 
 /** The image reference the upgrade moves to. */
