@@ -120,7 +120,8 @@ export async function installKubectl(options: InstallOptions): Promise<Installed
   } else {
     const url = under(base.url, kubectlPointerPath(spec));
     const asked = options.version?.trim() ?? '';
-    const line = spec.kind === 'stable' ? 'a stable release' : `a ${spec.major}.${spec.minor} release line`;
+    const line =
+      spec.kind === 'stable' ? 'stable release pointer' : `${spec.major}.${spec.minor} release line`;
     const body = await lookup(ctx, url, `kubectl-version '${asked}'`, `no ${line} is published there`);
     version = parseReleasePointer(
       body,
