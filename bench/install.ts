@@ -3,7 +3,7 @@
 // extraction for helm, version check, caching); a cached one finds the same version in the tool cache.
 // Usage: node bench/install.ts [repetitions]   Writes bench/results/install-<date>.json.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryReporter } from '../src/report/reporter.ts';
@@ -114,7 +114,13 @@ async function main(): Promise<void> {
       kubectl: layout.get(kubectlBinaryPath(KUBECTL_VERSION, platform))?.length ?? null,
       helmArchive: layout.get(helmArchiveName(HELM3_VERSION, platform))?.length ?? null,
     },
-    machine: { node: process.version, platform: process.platform, arch: process.arch, cpus: cpus().length },
+    machine: {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: cpus().length,
+      loadAverage1mAtEnd: Math.round(loadavg()[0]! * 100) / 100,
+    },
     repetitions,
     results: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)])),
   };
