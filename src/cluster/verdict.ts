@@ -158,8 +158,15 @@ export function rolloutVerdict(input: VerdictInput): RolloutVerdict {
   ) {
     return { state: 'complete', ready, desired, message: `${ready}/${desired} ready` };
   }
+  if (!observed) {
+    return {
+      state: 'progressing',
+      ready: 0,
+      desired,
+      message: 'waiting for the Deployment controller to pick up the change',
+    };
+  }
   const parts = [`${ready}/${desired} ready`];
-  if (!observed) parts.push('waiting for the controller to observe the change');
   if (oldPods.length > 0) parts.push(`${oldPods.length} old pod(s) left`);
   if (replicaFailure) parts.push(`ReplicaFailure: ${replicaFailure.message ?? replicaFailure.reason ?? ''}`);
   return { state: 'progressing', ready, desired, message: parts.join(', ') };

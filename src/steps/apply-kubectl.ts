@@ -69,6 +69,14 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
       { announce: true },
     );
   } else {
+    // OPSWAT's documented command. The change-cause follows it: annotating first would also label the
+    // revision that is current now (the controller copies Deployment annotations to the current ReplicaSet).
+    await runTool(
+      ctx.reporter,
+      ctx.kubectl,
+      kubectlArgs(ctx, 'set', 'image', `deployment/${plan.deployment}`, `${plan.container}=${to}`),
+      { announce: true },
+    );
     await runTool(
       ctx.reporter,
       ctx.kubectl,
@@ -80,14 +88,6 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
         '--overwrite',
       ),
       { announce: true },
-    );
-    await runTool(
-      ctx.reporter,
-      ctx.kubectl,
-      kubectlArgs(ctx, 'set', 'image', `deployment/${plan.deployment}`, `${plan.container}=${to}`),
-      {
-        announce: true,
-      },
     );
   }
   step.detail(`${plan.container}: ${state.image} → ${to}`);

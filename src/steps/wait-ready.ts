@@ -16,9 +16,7 @@ export async function waitReady(
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onProgress: (v) => {
       if (v.state === 'failed') return;
-      step.detail(
-        `${v.ready}/${v.desired} ready${v.message !== `${v.ready}/${v.desired} ready` ? ` (${v.message})` : ''}`,
-      );
+      step.detail(v.message);
     },
   });
   if (res.watchRestarts > 0) step.detail(`the watch was resumed ${res.watchRestarts} time(s)`);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { tagFor } from './cluster/stages.ts';
-import { e2eCluster, freshNamespace, kubectl, type Namespace } from './cluster/context.ts';
+import { e2eCluster, freshNamespace, kubectl, kubectlJson, type Namespace } from './cluster/context.ts';
 import {
   configMapsData,
   deploymentView,
@@ -42,6 +42,22 @@ describe('rolling update with kubectl', () => {
     expect(after.replicaSets).toBe(before.replicaSets + 1);
     expect(after.annotations['kubernetes.io/change-cause']).toContain(`${IMAGE}:5.19.0 → ${IMAGE}:5.20.0`);
     expect(run.outcome.previousRevision).toBe(before.revision);
+    // The change-cause labels the new revision only, never the one that was current before.
+    const sets = await kubectlJson<{ items: { metadata: { annotations: Record<string, string> } }[] }>([
+      'get',
+      'replicasets',
+      '-n',
+      ns,
+      '-l',
+      'app=md-core',
+      '-o',
+      'json',
+    ]);
+    const cause = (rev: string): string | undefined =>
+      sets.items.find((r) => r.metadata.annotations['deployment.kubernetes.io/revision'] === rev)?.metadata
+        .annotations['kubernetes.io/change-cause'];
+    expect(cause(after.revision)).toContain('→');
+    expect(cause(before.revision) ?? '').not.toContain('5.20.0');
     expect(run.outcome.revision).toBe(after.revision);
 
     // The chart's <release>-config is the last envFrom source: the value must be changed there, not only in mdcore-env.

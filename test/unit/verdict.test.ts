@@ -95,7 +95,8 @@ describe('rolloutVerdict', () => {
       replicaSets: sets,
       pods: [pod('a', 'new'), pod('b', 'new')],
     });
-    expect(v.state).toBe('progressing');
+    expect(v).toMatchObject({ state: 'progressing', ready: 0 });
+    expect(v.message).toContain('controller');
   });
 
   it('is progressing with "1/2 ready" while a pod is not ready', () => {
