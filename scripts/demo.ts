@@ -39,7 +39,7 @@ async function main(): Promise<number> {
   );
   const toolsDir = await resolveClusterTools();
   const cluster = await startCluster({ name: `mdcore-demo-${process.pid}`, nodes: 2, toolsDir });
-  let code = 1;
+  let code: number;
   try {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
