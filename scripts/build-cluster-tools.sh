@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the embedded test cluster's binaries (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, kwok, kwokctl, helm 3, helm 4) from pinned module versions, and caches
-# them outside the work tree keyed by those versions. A warm run only checks that the files exist.
+# them outside the work tree keyed by those versions. A warm run only checks that the files exist and
+# that every binary reports the pinned version (about a second). Concurrent runs wait for each other.
 # Prints the cache directory as its last line.
 set -euo pipefail
 
@@ -21,13 +22,20 @@ started=$(date +%s)
 say() { printf '[build-cluster-tools +%ss] %s\n' "$(( $(date +%s) - started ))" "$*" >&2; }
 have() { [ -x "$1" ] && [ -s "$1" ]; }
 
+# One build per key at a time (test projects may call this script concurrently); later callers wait.
+exec 9>"${cache_root}/.${key}.lock"
+if ! flock -n 9; then
+  say "another build of ${key} is running; waiting for it (at most 90 min)"
+  flock -w 5400 9 || { say "gave up waiting for the build lock"; exit 1; }
+fi
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # --- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ---------------------------
 if ! { have "$out/bin/kube-apiserver" && have "$out/bin/kube-controller-manager" \
   && have "$out/bin/kube-scheduler" && have "$out/bin/kubectl"; }; then
-  say "building Kubernetes v${K8S_VERSION} control plane and kubectl (cold: 10-25 min on 2 cores)"
+  say "building Kubernetes v${K8S_VERSION} control plane and kubectl (cold: about 20 min on 2 cores)"
   staging=(api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider
     cluster-bootstrap code-generator component-base component-helpers controller-manager cri-api
     cri-client cri-streaming csi-translation-lib dynamic-resource-allocation endpointslice externaljwt
@@ -104,6 +112,20 @@ build_helm() { # major version dir
 }
 build_helm 3 "$HELM3_VERSION" "$out/helm3"
 build_helm 4 "$HELM4_VERSION" "$out/helm4"
+
+# --- verify what the binaries report (a missing -X stamp makes the API server say v0.0.0) -----------
+check() { # what expected actual
+  if [ "$2" != "$3" ]; then say "version check failed for $1: expected '$2', got '$3'"; exit 1; fi
+}
+check kube-apiserver "Kubernetes v${K8S_VERSION}" "$("$out/bin/kube-apiserver" --version)"
+check kube-controller-manager "Kubernetes v${K8S_VERSION}" "$("$out/bin/kube-controller-manager" --version)"
+check kube-scheduler "Kubernetes v${K8S_VERSION}" "$("$out/bin/kube-scheduler" --version)"
+check kubectl "Client Version: v${K8S_VERSION}" "$("$out/bin/kubectl" version --client | head -n 1)"
+check etcd "etcd Version: ${ETCD_VERSION}" "$("$out/bin/etcd" --version | head -n 1)"
+check kwok "v${KWOK_VERSION}" "$("$out/bin/kwok" --version | awk '{print $3}')"
+check kwokctl "v${KWOK_VERSION}" "$("$out/bin/kwokctl" --version | awk '{print $3}')"
+check helm3 "v${HELM3_VERSION}" "$("$out/helm3/helm" version --template '{{.Version}}')"
+check helm4 "v${HELM4_VERSION}" "$("$out/helm4/helm" version --template '{{.Version}}')"
 
 say "ready in $out"
 echo "$out"

@@ -114,36 +114,28 @@ function podWhen(
 
 /**
  * Records every update of a pod as one line (phase, Ready, md-core waiting reason) through a real
- * `kubectl get --watch`, so short-lived states cannot be missed by polling. Resolves once the watch is
- * established (before the pod exists). Stopped by pid.
+ * `kubectl get --watch`, so short-lived states cannot be missed by polling. A watch on a name that does not
+ * exist yet prints nothing, so the watch covers the whole namespace and a sentinel pod proves it is
+ * established before the caller creates the pod under test. Stopped by pid.
  */
 async function watchPod(ns: string, name: string): Promise<{ lines: string[]; stop: () => void }> {
   const c = e2eCluster();
   const template =
-    '{.status.phase} ready={.status.conditions[?(@.type=="Ready")].status}' +
+    '{.metadata.name} {.status.phase} ready={.status.conditions[?(@.type=="Ready")].status}' +
     ' waiting={.status.containerStatuses[?(@.name=="md-core")].state.waiting.reason}{"\\n"}';
-  const args = [
-    '--kubeconfig',
-    c.kubeconfig,
-    'get',
-    'pods',
-    '-n',
-    ns,
-    `--field-selector=metadata.name=${name}`,
-  ];
-  const child = spawn(c.kubectl, [...args, '--watch', '-o', `jsonpath=${template}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
+  const child = spawn(
+    c.kubectl,
+    ['--kubeconfig', c.kubeconfig, 'get', 'pods', '-n', ns, '--watch', '-o', `jsonpath=${template}`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const all: string[] = [];
   let buffer = '';
-  let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     buffer += d;
     const parts = buffer.split('\n');
     buffer = parts.pop() ?? '';
-    lines.push(...parts.filter((l) => l.trim() !== ''));
+    all.push(...parts.filter((l) => l.trim() !== ''));
   });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const timer = setTimeout(() => stop(), 240_000); // never outlive a test
   const stop = (): void => {
     clearTimeout(timer);
@@ -156,15 +148,23 @@ async function watchPod(ns: string, name: string): Promise<{ lines: string[]; st
     }
   };
   try {
-    // With no matching pod yet, kubectl reports the empty initial list, then keeps watching.
+    await createPod(ns, 'watch-sentinel', '5.20.0');
     await waitFor('kubectl watch to be established', async () =>
-      stderr.includes('No resources found') ? true : undefined,
+      all.some((l) => l.startsWith('watch-sentinel ')) ? true : undefined,
     );
   } catch (e) {
     stop();
     throw e;
   }
-  return { lines, stop };
+  const lines: string[] = [];
+  const own = (l: string): boolean => l.startsWith(`${name} `);
+  return {
+    get lines() {
+      lines.splice(0, lines.length, ...all.filter(own));
+      return lines;
+    },
+    stop,
+  };
 }
 
 async function namespaceFor(

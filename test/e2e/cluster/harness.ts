@@ -3,7 +3,7 @@
 // (binary runtime) with the kwok controller standing in for kubelets. See README.md next to this file.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -403,23 +403,38 @@ async function readPidFiles(clusterDir: string): Promise<ClusterProcess[]> {
 const live = new Map<string, ClusterState>();
 let exitHookInstalled = false;
 
+/** Synchronous last resort: SIGKILL every live cluster's processes (identity checked) and drop its workdir. */
+function killAllSync(): void {
+  for (const state of live.values()) {
+    for (const p of state.processes) {
+      try {
+        const stat = procStat(p.pid, readFileSyncSafe(`/proc/${p.pid}/stat`));
+        if (stat && stat.startTime === p.startTime) process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    try {
+      rmSync(state.workdir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  live.clear();
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    // Last resort when stop() never ran: synchronous kill by pid (identity checked via /proc start time).
-    for (const state of live.values()) {
-      for (const p of state.processes) {
-        try {
-          const text = readFileSyncSafe(`/proc/${p.pid}/stat`);
-          const stat = procStat(p.pid, text);
-          if (stat && stat.startTime === p.startTime) process.kill(p.pid, 'SIGKILL');
-        } catch {
-          // ignore
-        }
-      }
-    }
-  });
+  // For when stop() never ran: normal exit, or a signal (e.g. a `timeout` wrapper) that would end us.
+  process.on('exit', killAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAllSync();
+      // Ours was the only handler: restore the default action (terminate) by re-raising the signal.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
 }
 
 function readFileSyncSafe(file: string): string | undefined {
