@@ -2,7 +2,23 @@
 import type { EnvChange } from '../cluster/effective-env.ts';
 import type { PodState } from '../cluster/verdict.ts';
 import type { Plan } from '../plan/plan.ts';
+import type { HelmRevision } from '../tools/helm.ts';
 import type { StepRecord } from './timeline.ts';
+
+/** The helm route's record of the release: history before and after, and what else the upgrade changed. */
+export interface HelmSummary {
+  release: string;
+  chart: string;
+  helmVersion: string;
+  valuesMode: string;
+  /** The release revision in force before the run (the helm rollback target). */
+  currentRevision: number;
+  before: HelmRevision[];
+  after: HelmRevision[];
+  /** Changes besides md-core's image and the upgrade variables (kind/name: what), Secret values never shown. */
+  changes: string[];
+  notes: string[];
+}
 
 export type Result = 'upgraded' | 'unchanged' | 'rolled-back' | 'failed' | 'dry-run';
 
@@ -33,6 +49,8 @@ export interface Outcome {
   after: Record<string, string>;
   steps: StepRecord[];
   extraOutputs: Record<string, string>;
+  /** Set by the helm route. */
+  helm?: HelmSummary | undefined;
 }
 
 export function durationSeconds(o: Pick<Outcome, 'startedAt' | 'endedAt'>): number {

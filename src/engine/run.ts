@@ -12,6 +12,7 @@ import {
   upgradedDbName,
 } from '../plan/db-name.ts';
 import { targetImage, type Plan } from '../plan/plan.ts';
+import { kubeconfigSecrets } from '../report/kubeconfig-secrets.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { chooseDbName, desiredEnv } from '../steps/configure-env.ts';
 import type { Route } from '../steps/route.ts';
@@ -50,8 +51,10 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   outcome.steps = timeline.steps;
   for (const s of [plan.kubeconfig, plan.licenseKey, plan.apiKey, plan.configPassword])
     if (s) reporter.secret(s);
+  for (const s of kubeconfigSecrets(plan.kubeconfig ?? '')) reporter.secret(s);
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));
   let ctx: RunContext | undefined;
+  let finishRoute: ((c: RunContext) => Promise<void>) | undefined;
   try {
     const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
       const k = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
@@ -130,6 +133,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       method === 'helm'
         ? ((await import('../steps/route-helm.ts')).helmRoute as Route<unknown>)
         : (kubectlRoute as Route<unknown>);
+    finishRoute = route.finish?.bind(route);
     const prepared = await timeline.step(
       'plan-change',
       `Plan the change (${method}); nothing changed yet`,
@@ -191,6 +195,8 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     if (ctx && ctx.journal.mutated) await rollbackAfterFailure(ctx, message);
     return outcome;
   } finally {
+    // After any rollback and before the work directory (with the kubeconfig file) goes.
+    if (ctx && finishRoute) await finishRoute(ctx).catch(() => undefined);
     outcome.endedAt = now();
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 // Renders an Outcome as Markdown (the job summary) and as the outputs map. Pure.
 import { describeSource } from '../cluster/effective-env.ts';
-import { durationSeconds, type Outcome } from '../engine/outcome.ts';
+import { durationSeconds, type HelmSummary, type Outcome } from '../engine/outcome.ts';
 import { targetImage } from '../plan/plan.ts';
 
 const ICON: Record<string, string> = { ok: '✅', failed: '❌', skipped: '⏭️', warning: '⚠️' };
@@ -19,6 +19,37 @@ function cell(text: string | undefined): string {
 
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The helm release: history before and after (newest last), then what else changed and notes. */
+export function renderHelm(h: HelmSummary): string[] {
+  const out = [
+    `### Helm release \`${h.release}\``,
+    '',
+    `Chart ${cell(h.chart)} · helm ${cell(h.helmVersion)} · values ${cell(h.valuesMode)} · revision before the run: ${h.currentRevision}`,
+    '',
+  ];
+  const lastBefore = h.before[h.before.length - 1]?.revision ?? 0;
+  const rows = h.after.length > 0 ? h.after : h.before;
+  out.push(
+    `| Revision | Status | Chart | Updated | Description | ${h.after.length > 0 ? 'Run |' : ' |'}`,
+    '|---|---|---|---|---|---|',
+  );
+  for (const r of rows) {
+    const mark = r.revision > lastBefore ? 'new' : r.revision === h.currentRevision ? 'before the run' : '';
+    out.push(
+      `| ${r.revision} | ${cell(r.status)} | ${cell(r.chart)} | ${cell(r.updated)} | ${cell(r.description)} | ${mark} |`,
+    );
+  }
+  out.push('');
+  if (h.changes.length > 0) {
+    out.push("Changes besides md-core's image and the upgrade variables:", '');
+    for (const c of h.changes) out.push(`- ⚠️ ${cell(c)}`);
+    out.push('');
+  }
+  for (const n of h.notes) out.push(`- ${cell(n)}`);
+  if (h.notes.length > 0) out.push('');
+  return out;
 }
 
 export function renderSummary(o: Outcome): string {
@@ -60,6 +91,8 @@ export function renderSummary(o: Outcome): string {
     out.push(`| ${cell(k)} | ${cell(v)} | ${cell(o.after[k] ?? '')} |`);
   }
   out.push('');
+
+  if (o.helm) out.push(...renderHelm(o.helm));
 
   if (o.dbName) {
     out.push('### Database', '', `- Migrating from \`${o.dbName}\`: ${o.dbNameReason ?? ''}`);

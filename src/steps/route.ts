@@ -10,4 +10,6 @@ export interface Route<P> {
   readonly applyTitle: string;
   /** Makes the change; records it in the journal before each mutation. */
   apply(ctx: RunContext, prepared: P, step: StepHandle): Promise<void>;
+  /** Optional: reads what the summary needs once the run (and any rollback) is over. Must not throw. */
+  finish?(ctx: RunContext): Promise<void>;
 }

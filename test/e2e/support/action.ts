@@ -46,6 +46,8 @@ export interface FixtureOptions {
   helmMajor?: 3 | 4;
   release?: string;
   extraSet?: string[];
+  /** mdcore_license_key given at install; null: none (the chart's placeholder is rendered). */
+  licenseKey?: string | null;
 }
 
 /** Installs the fixture chart (or MDCORE_CHART) and waits until md-core is rolled out. */
@@ -63,8 +65,9 @@ export async function installFixture(namespace: string, o: FixtureOptions = {}):
     `core_components.md-core.image=${IMAGE}:${o.tag ?? version}`,
     '--set',
     `core_components.md-core.replicas=${o.replicas ?? 1}`,
-    '--set',
-    'mdcore_license_key=TEST-LICENSE-0000-1111',
+    ...(o.licenseKey === null
+      ? []
+      : ['--set', `mdcore_license_key=${o.licenseKey ?? 'TEST-LICENSE-0000-1111'}`]),
     ...(o.extraSet ?? []).flatMap((s) => ['--set', s]),
   ];
   await helm(o.helmMajor ?? 3, args, { timeoutMs: 120_000 });

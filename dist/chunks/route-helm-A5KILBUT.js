@@ -1,2 +1,0 @@
-import{createRequire as __mdcoreRequire}from'node:module';const require=__mdcoreRequire(import.meta.url);
-import"./chunk-L636WX3W.js";var t={name:"helm",async prepare(e){throw new Error(`the helm route is not available yet: Deployment ${e.plan.deployment} is managed by Helm release "${e.state.helmRelease??e.plan.release??""}". Use 'method: kubectl' to change only the image. Nothing in the cluster was changed.`)},applyTitle:"helm upgrade",async apply(){throw new Error("the helm route is not available yet")}};export{t as helmRoute};
