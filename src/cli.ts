@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The same engine from a terminal: `mdcore-upgrade --namespace mdcore --tag 5.20.0 [--method kubectl] ...`.
 // Every action input is a flag of the same name; the summary is printed at the end.
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
 import { runUpgrade } from './engine/run.ts';
 import { installingTools } from './engine/tools.ts';
 import { formatInputErrors, INPUT_NAMES, INPUT_SPECS, parseInputs } from './plan/inputs.ts';
@@ -76,6 +78,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     const v = process.env[env];
     if (v && args.inputs[name] === undefined) args.inputs[name] = v;
   }
+  // The installer keeps tools where GitHub runners keep them; outside a runner, in the user's cache.
+  process.env.RUNNER_TOOL_CACHE ||= path.join(
+    process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache'),
+    'mdcore-upgrade-action',
+    'tool-cache',
+  );
+  process.env.RUNNER_TEMP ||= tmpdir();
   const parsed = parseInputs(args.inputs);
   if (!parsed.ok) {
     reporter.error(formatInputErrors(parsed.errors));

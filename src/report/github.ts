@@ -22,8 +22,6 @@ export class GitHubReporter implements Reporter {
   }
   secret(value: string): void {
     this.masker.add(value);
-    // The runner masks each line of a multi-line secret only when registered line by line.
-    for (const line of value.split(/\r?\n/)) if (line.trim().length >= 4) core.setSecret(line.trim());
     if (value.trim().length >= 4) core.setSecret(value.trim());
   }
   mask(text: string): string {

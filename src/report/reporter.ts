@@ -23,10 +23,6 @@ export class SecretMask {
     const v = value.trim();
     // Very short values would mask ordinary words; GitHub ignores them too.
     if (v.length >= 4) this.values.add(v);
-    for (const line of value.split(/\r?\n/)) {
-      const l = line.trim();
-      if (l.length >= 4) this.values.add(l);
-    }
   }
 
   apply(text: string): string {

@@ -1,0 +1,237 @@
+// dist/index.js and dist/post.js run as GitHub runs them: inputs from INPUT_* variables, outputs, summary and
+// state through the runner's files, cancellation by signal followed by the post step.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './cluster/harness.ts';
+import { tagFor } from './cluster/stages.ts';
+import { e2eCluster, freshNamespace, waitFor, type Namespace } from './cluster/context.ts';
+import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+interface Runner {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  outputs(): Record<string, string>;
+  summary(): string;
+  state(): Record<string, string>;
+}
+
+/** A fake runner: the files GitHub's runner gives a step, and the environment it sets. */
+function runner(inputs: Record<string, string>): Runner {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-runner-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_STATE: 'state' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: `${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+    HOME: process.env.HOME,
+    RUNNER_TEMP: dir,
+    RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
+  };
+  for (const [k, f] of Object.entries(files)) {
+    env[k] = path.join(dir, f);
+    writeFileSync(env[k] as string, '');
+  }
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  // GitHub's file-command format: name<<DELIMITER\nvalue\nDELIMITER
+  const readKv = (f: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const text = readFileSync(path.join(dir, f), 'utf8');
+    const re = /^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
+    for (const m of text.matchAll(re)) out[m[1] as string] = m[3] as string;
+    return out;
+  };
+  return {
+    dir,
+    env,
+    outputs: () => readKv('output'),
+    summary: () => readFileSync(path.join(dir, 'summary'), 'utf8'),
+    state: () => readKv('state'),
+  };
+}
+
+interface Proc {
+  code: Promise<number>;
+  output: () => string;
+  kill: (sig: NodeJS.Signals) => void;
+}
+
+function start(script: string, env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script)], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  cleanups.push(() => {
+    clearTimeout(timer);
+    if (child.exitCode === null && child.pid) child.kill('SIGKILL');
+  });
+  return {
+    code: new Promise((resolve) =>
+      child.on('close', (c) => {
+        clearTimeout(timer);
+        resolve(c ?? -1);
+      }),
+    ),
+    output: () => out,
+    kill: (sig) => child.kill(sig),
+  };
+}
+
+async function namespace(prefix: string): Promise<string> {
+  const ns: Namespace = await freshNamespace(prefix);
+  cleanups.push(() => ns.cleanup());
+  return ns.name;
+}
+
+/** The suite's kubeconfig with its certificate files embedded, as a kubeconfig stored in a CI secret is. */
+function embeddedKubeconfig(): string {
+  const kc = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
+    clusters: { cluster: Record<string, string> }[];
+    users: { user: Record<string, string> }[];
+  };
+  const inline = (o: Record<string, string>, file: string, data: string): void => {
+    if (o[file]) {
+      o[data] = readFileSync(o[file]).toString('base64');
+      delete o[file];
+    }
+  };
+  for (const c of kc.clusters) inline(c.cluster, 'certificate-authority', 'certificate-authority-data');
+  for (const u of kc.users) {
+    inline(u.user, 'client-certificate', 'client-certificate-data');
+    inline(u.user, 'client-key', 'client-key-data');
+  }
+  return stringify(kc);
+}
+
+describe('dist/index.js as GitHub runs it', () => {
+  it('upgrades, writes every output and the job summary, and masks the kubeconfig credentials', async () => {
+    const ns = await namespace('dist-happy');
+    await installFixture(ns);
+    const kubeconfig = embeddedKubeconfig();
+    const r = runner({
+      namespace: ns,
+      tag: '5.20.0',
+      method: 'kubectl',
+      kubeconfig,
+      'kubectl-version': '1.36.3',
+    });
+    const p = start('index.js', r.env);
+    expect(await p.code, p.output()).toBe(0);
+    const out = r.outputs();
+    expect(out).toMatchObject({
+      result: 'upgraded',
+      'previous-image': `${IMAGE}:5.19.0`,
+      'new-image': `${IMAGE}:5.20.0`,
+      'rolled-back': 'false',
+      'db-name': 'metadefender_core',
+      method: 'kubectl',
+      'previous-revision': '1',
+      revision: '2',
+    });
+    expect(Number(out['duration-seconds'])).toBeGreaterThanOrEqual(0);
+    expect(out['kubectl-path']).toContain('kubectl');
+    expect(r.summary()).toContain('MetaDefender Core upgrade: ✅ Upgraded');
+    // Every credential in the kubeconfig is registered for masking and appears nowhere in what the step wrote.
+    const kc = parse(kubeconfig) as { users: { user: Record<string, string> }[] };
+    const key = kc.users[0]?.user['client-key-data'] ?? '';
+    expect(key.length).toBeGreaterThan(20);
+    expect(p.output()).toContain(`::add-mask::${key}`);
+    // ::add-mask:: commands are consumed by the runner, never shown; everything else is what a reader sees.
+    const shown = p
+      .output()
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n');
+    const written = shown + r.summary() + JSON.stringify(out);
+    expect(written).not.toContain(key);
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
+  });
+
+  it('fails with one error annotation per run and rolls back a broken tag', async () => {
+    const ns = await namespace('dist-broken');
+    await installFixture(ns);
+    const r = runner({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'pullfail'),
+      method: 'kubectl',
+      kubeconfig: embeddedKubeconfig(),
+      'kubectl-version': '1.36.3',
+    });
+    const p = start('index.js', r.env);
+    expect(await p.code).toBe(1);
+    expect(r.outputs()).toMatchObject({
+      result: 'rolled-back',
+      'rolled-back': 'true',
+      'running-image': `${IMAGE}:5.19.0`,
+    });
+    const errors = p
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('::error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain('it was rolled back to');
+    expect(r.summary()).toContain('Failed and rolled back');
+  });
+
+  it('after a cancelled job (signal, then killed), the post step puts the Deployment back', async () => {
+    const ns = await namespace('dist-cancel');
+    await installFixture(ns, { replicas: 2 });
+    const before = await deploymentView(ns);
+    const cm = await configMapsData(ns);
+    const kubeconfig = embeddedKubeconfig();
+    const inputs = {
+      namespace: ns,
+      tag: tagFor('5.20.0', 'slow', 300),
+      method: 'kubectl',
+      kubeconfig,
+      'kubectl-version': '1.36.3',
+      timeout: '10m',
+    };
+    const r = runner(inputs);
+    const main = start('index.js', r.env);
+    // Wait until the image was changed and the wait is under way, then cancel as the runner does.
+    await waitFor(
+      'the new revision',
+      async () => ((await deploymentView(ns)).image.endsWith('-slow-300s') ? true : undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+      },
+    );
+    await waitFor(
+      'the wait step',
+      async () => (main.output().includes('Wait for readiness') ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    main.kill('SIGINT');
+    // The runner kills a step that does not stop in time: do the same at once, before the main step can clean up.
+    main.kill('SIGKILL');
+    await main.code;
+    expect((await deploymentView(ns)).image).toContain('-slow-300s');
+
+    const state = r.state();
+    expect(state.journal).toBeTruthy();
+    const postEnv: NodeJS.ProcessEnv = { ...r.env, STATE_journal: state.journal };
+    const post = start('post.js', postEnv);
+    expect(await post.code).toBe(0);
+    expect(post.output()).toContain('rolled back');
+    const after = await deploymentView(ns);
+    expect(after.image).toBe(before.image);
+    expect(await configMapsData(ns)).toEqual(cm);
+    // A second post step (or a re-run) finds nothing to do.
+    const again = start('post.js', postEnv);
+    expect(await again.code).toBe(0);
+    expect(again.output()).not.toContain('::error');
+  });
+});
