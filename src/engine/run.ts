@@ -17,7 +17,14 @@ import type { Reporter } from '../report/reporter.ts';
 import { chooseDbName, desiredEnv } from '../steps/configure-env.ts';
 import type { Route } from '../steps/route.ts';
 import { kubectlRoute } from '../steps/route-kubectl.ts';
+import {
+  checkDbSpace,
+  describeLivenessPlan,
+  migrationStartupProbe,
+  stopPods,
+} from '../steps/migrate-history.ts';
 import { preflight } from '../steps/preflight.ts';
+import { rollingSettings } from '../steps/rolling-settings.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { waitReady } from '../steps/wait-ready.ts';
 import type { ClusterState, RunContext, ToolProvider } from './context.ts';
@@ -144,12 +151,46 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       },
     );
 
+    await timeline.step('rolling', 'Rolling update settings', async (h) => {
+      const r = rollingSettings(plan, state.deployment);
+      h.detail(r.description);
+      if (r.problem) throw new Error(`${r.problem}. Nothing in the cluster was changed.`);
+      for (const w of r.warnings) h.warn(w);
+    });
+
+    if (plan.migrateHistory) {
+      await timeline.step(
+        'liveness',
+        'MIGRATE_HISTORY pre-step 1: keep the liveness probe from killing the migration',
+        async (h) => {
+          h.detail(
+            describeLivenessPlan(
+              state.container,
+              migrationStartupProbe(state.container, plan.migrationTimeoutSeconds),
+              plan.migrationTimeoutSeconds,
+            ),
+          );
+          h.detail(
+            `readiness is awaited for up to migration-timeout (${plan.migrationTimeoutSeconds} s) instead of timeout (${plan.timeoutSeconds} s)`,
+          );
+        },
+      );
+      await timeline.step('db-space', 'MIGRATE_HISTORY pre-step 2: free space on the database server', (h) =>
+        checkDbSpace(c, db.name, h),
+      );
+    }
+
     if (plan.dryRun) {
       timeline.skip('apply', 'Apply', 'dry-run: the plan above was not applied');
       outcome.result = 'dry-run';
       return outcome;
     }
 
+    if (plan.migrateHistory) {
+      await timeline.step('stop-pods', 'MIGRATE_HISTORY pre-step 3: stop every md-core pod', (h) =>
+        stopPods(c, h),
+      );
+    }
     await timeline.step('apply', route.applyTitle, (h) => route.apply(c, prepared, h));
     journal.update({ phase: 'waiting' });
 
@@ -180,6 +221,18 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       await kube.annotateDeployment(plan.namespace, plan.deployment, annotations);
       h.detail(`database after the upgrade (expected): ${annotations[DB_NAME_ANNOTATION]}`);
     });
+    const deadline = journal.data.deploymentFields.progressDeadlineSeconds;
+    if (deadline !== undefined) {
+      // Raised only for this run's wait: the Deployment keeps the user's setting afterwards.
+      await timeline.step('restore-settings', 'Restore progressDeadlineSeconds', async (h) => {
+        await kube.patchDeployment(plan.namespace, plan.deployment, {
+          spec: { progressDeadlineSeconds: deadline },
+        });
+        h.detail(
+          `progressDeadlineSeconds back to ${deadline === null ? 'the default (600 s)' : String(deadline)}`,
+        );
+      });
+    }
     journal.update({ phase: 'done' });
     outcome.after = {
       image: targetImage(plan),

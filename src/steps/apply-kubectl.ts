@@ -4,6 +4,8 @@ import { kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { targetImage } from '../plan/plan.ts';
 import { runTool } from '../tools/exec.ts';
+import { migrationStartupProbe } from './migrate-history.ts';
+import { rollingSettings } from './rolling-settings.ts';
 
 export const CHANGE_CAUSE = 'kubernetes.io/change-cause';
 
@@ -19,7 +21,18 @@ export function specFields(ctx: Pick<RunContext, 'plan' | 'state'>): Record<stri
   const wait = plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds;
   // The controller would declare ProgressDeadlineExceeded before our own timeout: make room for it.
   if (deadline < wait + 60) fields.progressDeadlineSeconds = wait + 60;
+  const rolling = rollingSettings(plan, state.deployment).patch;
+  if (rolling) fields.strategy = { type: 'RollingUpdate', rollingUpdate: rolling };
+  // MIGRATE_HISTORY scaled md-core to zero first; the new version starts with the original count.
+  if (plan.migrateHistory) fields.replicas = state.replicas;
   return fields;
+}
+
+/** Fields of the md-core container besides image and env that change with it (same revision). */
+export function containerExtras(ctx: Pick<RunContext, 'plan' | 'state'>): Record<string, unknown> {
+  if (!ctx.plan.migrateHistory) return {};
+  const probe = migrationStartupProbe(ctx.state.container, ctx.plan.migrationTimeoutSeconds);
+  return probe ? { startupProbe: probe } : {};
 }
 
 export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: StepHandle): Promise<void> {
@@ -27,16 +40,18 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
   const to = targetImage(plan);
   const cause = changeCause(state.image, to, ctx.runUrl);
   const fields = specFields(ctx);
+  const extras = containerExtras(ctx);
   journal.recordAnnotation(CHANGE_CAUSE, state.deployment.metadata?.annotations?.[CHANGE_CAUSE]);
   for (const [k, v] of Object.entries(fields)) {
     journal.recordField(k, (state.deployment.spec as Record<string, unknown> | undefined)?.[k]);
-    step.detail(
-      `${k}: ${String((state.deployment.spec as Record<string, unknown> | undefined)?.[k] ?? 'default')} → ${String(v)}`,
-    );
+    const before = (state.deployment.spec as Record<string, unknown> | undefined)?.[k];
+    step.detail(`${k}: ${JSON.stringify(before ?? 'default')} → ${JSON.stringify(v)}`);
   }
+  if (extras.startupProbe)
+    step.detail(`startupProbe for the migration: ${JSON.stringify(extras.startupProbe)}`);
   journal.update({ phase: 'changing', templateChanged: true, targetImage: to });
 
-  if (envPlan.containerEnv || Object.keys(fields).length > 0) {
+  if (envPlan.containerEnv || Object.keys(fields).length > 0 || Object.keys(extras).length > 0) {
     // Image, env and deployment fields in one strategic-merge patch: still one new revision.
     const patch = {
       metadata: { annotations: { [CHANGE_CAUSE]: cause } },
@@ -49,6 +64,7 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
                 name: plan.container,
                 image: to,
                 ...(envPlan.containerEnv ? { env: envPlan.containerEnv } : {}),
+                ...extras,
               },
             ],
           },

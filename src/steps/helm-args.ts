@@ -34,6 +34,8 @@ export interface UpgradeArgsInput {
   readonly sendVersion: boolean;
   readonly kubeconfigFile: string;
   readonly features: HelmFeatures;
+  /** Helm 4 and a release applied server-side (see HelmFeatures.forceConflicts). */
+  readonly forceConflicts: boolean;
   /** Upgrade variables (name → value), set as strings under `env.`. */
   readonly env: Readonly<Record<string, string>>;
   /** The temp values file holding secret values (never on the command line); undefined when there is none. */
@@ -78,7 +80,7 @@ export function buildUpgradeArgs(i: UpgradeArgsInput): string[] {
   ];
   if (i.sendVersion && i.plan.chartVersion) args.push('--version', i.plan.chartVersion);
   args.push(f.resetThenReuseValues ? '--reset-then-reuse-values' : '--reuse-values');
-  if (f.forceConflicts) args.push('--force-conflicts');
+  if (f.forceConflicts && i.forceConflicts) args.push('--force-conflicts');
   args.push('--description', i.description);
   for (const file of i.plan.valuesFiles) args.push('-f', file);
   if (i.secretValuesFile) args.push('-f', i.secretValuesFile);

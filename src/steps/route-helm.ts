@@ -52,6 +52,8 @@ export interface HelmPrepared {
   readonly release: string;
   readonly helm: string;
   readonly features: HelmFeatures;
+  /** From the dry run: the release is applied server-side (Helm 4), so conflicts are forced. */
+  readonly forceConflicts: boolean;
   readonly chart: string;
   readonly sendVersion: boolean;
   readonly env: Readonly<Record<string, string>>;
@@ -101,6 +103,7 @@ function upgradeArgs(ctx: RunContext, p: HelmPrepared, secretFile: string | unde
     sendVersion: p.sendVersion,
     kubeconfigFile: ctx.kubeconfigFile,
     features: p.features,
+    forceConflicts: p.forceConflicts,
     env: p.env,
     secretValuesFile: secretFile,
     description: p.description,
@@ -324,6 +327,7 @@ export const helmRoute: Route<HelmPrepared> = {
       release,
       helm,
       features,
+      forceConflicts: false,
       chart: chart.chart,
       sendVersion: chart.sendVersion,
       env: desired,
@@ -339,7 +343,7 @@ export const helmRoute: Route<HelmPrepared> = {
     if (dry.exitCode !== 0) {
       fail(`helm could not render the planned upgrade:\n${renderStderr(ctx, dry.stderr)}`);
     }
-    let rendered: { manifest?: string; config?: unknown };
+    let rendered: { manifest?: string; config?: unknown; apply_method?: string };
     try {
       rendered = JSON.parse(dry.stdout) as typeof rendered;
     } catch {
@@ -451,7 +455,16 @@ export const helmRoute: Route<HelmPrepared> = {
         (k) => JSON.stringify(current.get(k)?.data ?? null) !== JSON.stringify(planned.get(k)?.data ?? null),
       )
       .map((k) => k.slice('ConfigMap/'.length));
-    const result: HelmPrepared = { ...prepared, changedConfigMaps };
+    const result: HelmPrepared = {
+      ...prepared,
+      changedConfigMaps,
+      forceConflicts: features.forceConflicts && rendered.apply_method === 'ssa',
+    };
+    if (features.forceConflicts) {
+      step.detail(
+        `apply method: ${rendered.apply_method === 'ssa' ? 'server-side; conflicts are forced (Helm 3 overwrites such fields too)' : 'client-side three-way merge (as the release was installed)'}`,
+      );
+    }
     step.detail(
       `planned: ${reporter.mask(formatCommand('helm', upgradeArgs(ctx, result, '<secret values file>')))}`,
     );

@@ -31,6 +31,9 @@ function atLeast(v: HelmVersion, major: number, minor: number): boolean {
  *   changed since (e.g. md-core's image after `kubectl set image` or `rollout undo`) is a conflict that fails the
  *   upgrade. Helm 3's client-side three-way merge overwrites such fields without asking; forcing gives Helm 4 the
  *   same behaviour, and the guards have compared the planned render with the live objects that matter first.
+ *   Only for server-side releases: Helm 4 keeps a Helm 3 release on client-side apply ("auto"), and refuses
+ *   --force-conflicts there ("forceConflicts enabled when serverSideApply disabled"). The dry run says which
+ *   (`apply_method` ssa / csa in its JSON).
  */
 export interface HelmFeatures {
   readonly version: HelmVersion;
