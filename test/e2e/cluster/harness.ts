@@ -59,6 +59,11 @@ export interface StartClusterOptions {
   killOnExit?: boolean;
   /** Bound for `kwokctl create cluster` plus node set-up. Default 180 s. */
   timeoutMs?: number;
+  /**
+   * kube-apiserver audit policy (an audit.k8s.io/v1 Policy, as an object or YAML text). When set, the API server
+   * writes its audit log (JSON lines) to TestCluster.auditLog. Default: no audit log.
+   */
+  auditPolicy?: object | string;
 }
 
 /** A process the cluster started, identified by pid and its kernel start time (guards against pid reuse). */
@@ -75,6 +80,8 @@ export interface ClusterState {
   toolsDir: string;
   kubeconfig: string;
   processes: ClusterProcess[];
+  /** The API server's audit log (JSON lines), when started with an audit policy. */
+  auditLog?: string;
 }
 
 export interface TestCluster {
@@ -91,6 +98,8 @@ export interface TestCluster {
   toolsDir: string;
   /** The processes kwokctl started (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller). */
   processes: readonly ClusterProcess[];
+  /** The API server's audit log (JSON lines) when started with `auditPolicy`; removed with the cluster by stop(). */
+  auditLog?: string;
   state(): ClusterState;
   /** Copies component logs, kwokctl's config and pid files to <dir>/<name>/ and returns that directory. */
   saveLogs(dir: string): Promise<string>;
@@ -358,7 +367,7 @@ function kwokEnv(tools: ClusterTools, workdir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function kwokctlConfig(tools: ClusterTools): string {
+function kwokctlConfig(tools: ClusterTools, auditPolicyFile?: string): string {
   const bin = (b: string): string => path.join(tools.binDir, b);
   const kwokctl = {
     apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
@@ -377,6 +386,7 @@ function kwokctlConfig(tools: ClusterTools): string {
       kwokControllerBinary: bin('kwok'),
       etcdBinary: bin('etcd'),
       kubectlBinary: bin('kubectl'),
+      ...(auditPolicyFile ? { kubeAuditPolicy: auditPolicyFile } : {}),
     },
   };
   return [kwokctl, ...clusterStages()].map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
@@ -473,6 +483,7 @@ export function attachCluster(state: ClusterState, defaults: { logsDir?: string 
     helm4: tools.helm4,
     workdir: state.workdir,
     toolsDir: state.toolsDir,
+    ...(state.auditLog ? { auditLog: state.auditLog } : {}),
     get processes() {
       return state.processes;
     },
@@ -532,11 +543,19 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   const workdir = await mkdtemp(path.join(tmpdir(), 'mdcore-kwok-'));
   const clusterDir = path.join(workdir, 'clusters', name);
   const configPath = path.join(workdir, 'kwokctl-config.yaml');
-  await writeFile(configPath, kwokctlConfig(tools));
+  let auditPolicyFile: string | undefined;
+  if (options.auditPolicy !== undefined) {
+    auditPolicyFile = path.join(workdir, 'audit-policy.yaml');
+    const policy = options.auditPolicy;
+    await writeFile(auditPolicyFile, typeof policy === 'string' ? policy : stringify(policy, { lineWidth: 0 }));
+  }
+  await writeFile(configPath, kwokctlConfig(tools, auditPolicyFile));
   const env = kwokEnv(tools, workdir);
   const kubeconfig = path.join(workdir, 'kubeconfig.yaml');
 
   const state: ClusterState = { name, workdir, toolsDir, kubeconfig, processes: [] };
+  // kwokctl (binary runtime) has the API server write the audit log to <cluster dir>/logs/audit.log.
+  if (auditPolicyFile) state.auditLog = path.join(clusterDir, 'logs', 'audit.log');
   if (options.killOnExit ?? true) {
     installExitHook();
     live.set(name, state);
