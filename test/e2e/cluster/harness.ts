@@ -547,7 +547,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   if (options.auditPolicy !== undefined) {
     auditPolicyFile = path.join(workdir, 'audit-policy.yaml');
     const policy = options.auditPolicy;
-    await writeFile(auditPolicyFile, typeof policy === 'string' ? policy : stringify(policy, { lineWidth: 0 }));
+    await writeFile(
+      auditPolicyFile,
+      typeof policy === 'string' ? policy : stringify(policy, { lineWidth: 0 }),
+    );
   }
   await writeFile(configPath, kwokctlConfig(tools, auditPolicyFile));
   const env = kwokEnv(tools, workdir);
