@@ -355,6 +355,13 @@ describe.concurrent('e2e cluster', () => {
     expect,
   }) => {
     const c = e2eCluster();
+    // global-setup also exports the cluster for code that does not use inject().
+    expect([process.env.KUBECONFIG_E2E, process.env.MDCORE_E2E_BIN, process.env.MDCORE_E2E_KUBECTL]).toEqual([
+      c.kubeconfig,
+      c.binDir,
+      c.kubectl,
+    ]);
+    expect([process.env.MDCORE_E2E_HELM3, process.env.MDCORE_E2E_HELM4]).toEqual([c.helm3, c.helm4]);
     const version = await kubectlJson<{ serverVersion: { gitVersion: string } }>(['version']);
     expect(version.serverVersion.gitVersion).toBe(KUBE_VERSION);
     const server = (
