@@ -174,6 +174,15 @@ export class Kube {
     return l.items;
   }
 
+  /** One key of a Secret, decoded; undefined when the Secret or the key does not exist. */
+  async getSecretValue(namespace: string, name: string, key: string): Promise<string | undefined> {
+    const secret = await this.maybe(`reading Secret ${namespace}/${name}`, () =>
+      this.core.readNamespacedSecret({ namespace, name }),
+    );
+    const b64 = secret?.data?.[key];
+    return b64 === undefined ? undefined : Buffer.from(b64, 'base64').toString('utf8');
+  }
+
   getConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
     return this.maybe(`reading ConfigMap ${namespace}/${name}`, () =>
       this.core.readNamespacedConfigMap({ namespace, name }),

@@ -23,6 +23,14 @@ import {
   migrationStartupProbe,
   stopPods,
 } from '../steps/migrate-history.ts';
+import {
+  exportConfig,
+  importConfig,
+  openApi,
+  verifyServing,
+  type ApiSession,
+  type ExportRecord,
+} from '../steps/core-api.ts';
 import { preflight } from '../steps/preflight.ts';
 import { rollingSettings } from '../steps/rolling-settings.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
@@ -61,6 +69,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   for (const s of kubeconfigSecrets(plan.kubeconfig ?? '')) reporter.secret(s);
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));
   let ctx: RunContext | undefined;
+  let api: ApiSession | undefined;
   let finishRoute: ((c: RunContext) => Promise<void>) | undefined;
   try {
     const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
@@ -180,6 +189,23 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       );
     }
 
+    const needApi = plan.strategy === 'export-import' || (plan.apiUrl !== undefined && plan.verify !== 'off');
+    if (needApi) {
+      api = await timeline.step('api', "Connect to MD Core's REST API", async (h) => {
+        const session = await openApi(c, h);
+        const v = await session.client.version().catch(() => undefined);
+        if (v) h.detail(`running version before the upgrade: ${v.version}`);
+        return session;
+      });
+    }
+    let exported: ExportRecord | undefined;
+    if (plan.strategy === 'export-import' && api) {
+      const session = api;
+      exported = await timeline.step('export', 'Export the configuration (backup before any change)', (h) =>
+        exportConfig(c, session, h),
+      );
+    }
+
     if (plan.dryRun) {
       timeline.skip('apply', 'Apply', 'dry-run: the plan above was not applied');
       outcome.result = 'dry-run';
@@ -210,6 +236,23 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       h.detail(`rollout complete: ${r.verdict.message} in ${Math.round(r.elapsedMs / 1000)} s`);
       return r;
     });
+
+    if (exported && api) {
+      const session = api;
+      const archive = exported;
+      await timeline.step('import', 'Import the configuration into the new version', (h) =>
+        importConfig(c, session, archive, h),
+      );
+    }
+    if (api && plan.apiUrl && plan.verify !== 'off') {
+      const session = api;
+      await timeline.step('verify', 'Verify that the new version serves', async (h) => {
+        const problems = await verifyServing(c, session, h);
+        if (problems.length === 0) return;
+        if (plan.verify === 'warn') for (const p of problems) h.warn(p);
+        else throw new Error(`verification failed: ${problems.join('; ')}`);
+      });
+    }
 
     await timeline.step('record', 'Record the upgrade on the Deployment', async (h) => {
       const annotations = {
@@ -248,6 +291,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     if (ctx && ctx.journal.mutated) await rollbackAfterFailure(ctx, message);
     return outcome;
   } finally {
+    await api?.close();
     // After any rollback and before the work directory (with the kubeconfig file) goes.
     if (ctx && finishRoute) await finishRoute(ctx).catch(() => undefined);
     outcome.endedAt = now();

@@ -30,6 +30,10 @@ export function requiredAccess(plan: Plan, configMaps: readonly string[]): Acces
     { verb: 'list', group: '', resource: 'pods' },
     { verb: 'watch', group: '', resource: 'pods' },
   ];
+  if (plan.apiUrl && !plan.apiKey) {
+    // The REST API key (or the admin credentials) come from the chart's Secrets.
+    checks.push({ verb: 'get', group: '', resource: 'secrets', name: 'mdcore-api-key' });
+  }
   for (const name of configMaps) {
     checks.push({ verb: 'get', group: '', resource: 'configmaps', name });
     checks.push({ verb: 'patch', group: '', resource: 'configmaps', name });

@@ -224,7 +224,7 @@ describe('dist/index.js as GitHub runs it', () => {
     expect(state.journal).toBeTruthy();
     const postEnv: NodeJS.ProcessEnv = { ...r.env, STATE_journal: state.journal };
     const post = start('post.js', postEnv);
-    expect(await post.code).toBe(0);
+    expect(await post.code, post.output()).toBe(0);
     expect(post.output()).toContain('rolled back');
     const after = await deploymentView(ns);
     expect(after.image).toBe(before.image);
