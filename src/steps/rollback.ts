@@ -85,7 +85,14 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
     } else if (j.previousRevision) {
       await attempt(`kubectl rollout undo --to-revision=${j.previousRevision}`, async () => {
         const kubectl = await deps.kubectl();
-        // kubectl itself skips the undo when the template already matches that revision: safe to repeat.
+        // An earlier attempt (the main step, before the runner killed it) may have undone it already; the
+        // undo then renumbered revision N, so a second --to-revision=N would fail. The image tells.
+        const current = await deps.kube.getDeployment(ns, j.deployment);
+        const image = current?.spec?.template?.spec?.containers?.find((c) => c.name === j.container)?.image;
+        if (j.previousImage && image === j.previousImage) {
+          deps.detail(`the Deployment already runs ${image} again: no undo needed`);
+          return;
+        }
         await runTool(
           deps.reporter,
           kubectl,

@@ -8,7 +8,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './cluster/harness.ts';
 import { tagFor } from './cluster/stages.ts';
-import { e2eCluster, freshNamespace, waitFor, type Namespace } from './cluster/context.ts';
+import {
+  e2eCluster,
+  freshNamespace,
+  kubectl,
+  kubectlJson,
+  waitFor,
+  type Namespace,
+} from './cluster/context.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -233,5 +240,105 @@ describe('dist/index.js as GitHub runs it', () => {
     const again = start('post.js', postEnv);
     expect(await again.code).toBe(0);
     expect(again.output()).not.toContain('::error');
+  });
+
+  it('when the main step rolled back on SIGINT and was killed before finishing, the post step completes it', async () => {
+    const ns = await namespace('dist-cancel-race');
+    await installFixture(ns, { replicas: 1 });
+    const before = await deploymentView(ns);
+    const cm = await configMapsData(ns);
+    const r = runner({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'slow', 300),
+      method: 'kubectl',
+      kubeconfig: embeddedKubeconfig(),
+      'kubectl-version': '1.36.3',
+      timeout: '10m',
+    });
+    const main = start('index.js', r.env);
+    await waitFor(
+      'the wait step',
+      async () => (main.output().includes('Wait for readiness') ? true : undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      },
+    );
+    main.kill('SIGINT');
+    // This time the main step gets to roll back by itself (undo renumbers the old revision)...
+    expect(await main.code).toBe(1);
+    expect(main.output()).toContain('received SIGINT');
+    expect((await deploymentView(ns)).image).toBe(before.image);
+    // ...but pretend it was killed right after the undo: the journal still says "waiting", and a ConfigMap
+    // is still changed. The post step must not try the undo again (the revision number is gone) and must
+    // still restore the ConfigMap.
+    const journalPath = r.state().journal ?? '';
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { phase: string };
+    journal.phase = 'waiting';
+    writeFileSync(journalPath, JSON.stringify(journal));
+    await kubectl([
+      'patch',
+      'configmap',
+      'mdcore-config',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      '{"data":{"UPGRADE_DB":"true"}}',
+    ]);
+    const post = start('post.js', { ...r.env, STATE_journal: journalPath });
+    expect(await post.code, post.output()).toBe(0);
+    expect(post.output()).toContain('already runs');
+    expect((await deploymentView(ns)).image).toBe(before.image);
+    expect(await configMapsData(ns)).toEqual(cm);
+  });
+
+  it('a job cancelled in the middle of a MIGRATE_HISTORY migration leaves the Deployment as it was before', async () => {
+    const ns = await namespace('dist-cancel-migrate');
+    await installFixture(ns, { replicas: 2 });
+    const specOf = async (): Promise<unknown> => {
+      const d = (await kubectlJson(['get', 'deployment', 'md-core', '-n', ns])) as {
+        spec: {
+          replicas: number;
+          progressDeadlineSeconds: number;
+          strategy: unknown;
+          template: { spec: { containers: unknown[] } };
+        };
+      };
+      return {
+        replicas: d.spec.replicas,
+        deadline: d.spec.progressDeadlineSeconds,
+        strategy: d.spec.strategy,
+        containers: d.spec.template.spec.containers,
+      };
+    };
+    const before = await specOf();
+    const cm = await configMapsData(ns);
+    const r = runner({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'slow', 300),
+      method: 'kubectl',
+      kubeconfig: embeddedKubeconfig(),
+      'kubectl-version': '1.36.3',
+      'migrate-history': 'true',
+      'db-free-space': 'skip',
+      'migration-timeout': '30m',
+    });
+    const main = start('index.js', r.env);
+    await waitFor(
+      'the migration wait',
+      async () => (main.output().includes('Wait for readiness') ? true : undefined),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+      },
+    );
+    main.kill('SIGINT');
+    main.kill('SIGKILL');
+    await main.code;
+    const post = start('post.js', { ...r.env, STATE_journal: r.state().journal ?? '' });
+    expect(await post.code, post.output()).toBe(0);
+    expect(await specOf()).toEqual(before);
+    expect(await configMapsData(ns)).toEqual(cm);
   });
 });
