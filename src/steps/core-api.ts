@@ -2,6 +2,7 @@
 // and verify that the new version really serves (readyz, version, optionally engines and license).
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MdCoreApiError, MdCoreClient } from '../core-api/client.ts';
 import type { RunContext } from '../engine/context.ts';
@@ -75,7 +76,7 @@ export async function exportConfig(
     throw new Error(
       'the configuration export is empty, so the upgrade did not start. Nothing in the cluster was changed.',
     );
-  const dir = plan.exportDir ?? process.env.RUNNER_TEMP ?? process.cwd();
+  const dir = plan.exportDir ?? (process.env.RUNNER_TEMP || tmpdir());
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const file = join(dir, `mdcore-config-${plan.namespace}-${stamp}.zip`);

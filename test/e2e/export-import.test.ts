@@ -1,6 +1,8 @@
 // Export/import strategy and post-upgrade verification over MD Core's REST API, end to end: the real cluster,
 // and the stand-in MD Core REST server (the product cannot run here) answering as the vendor's spec says.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freshNamespace, kubectl, type Namespace } from './cluster/context.ts';
 import { startStandin, type Standin } from '../support/mdcore-standin.ts';
@@ -34,7 +36,15 @@ async function setup(
   return { ns: n.name, standin, apiKey };
 }
 
+/** A private export directory per test, removed afterwards (the action writes the backup there). */
+function exportDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-export-'));
+  cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 const exportInputs = (ns: string, standin: Standin): Record<string, string> => ({
+  'export-dir': exportDir(),
   namespace: ns,
   tag: '5.20.0',
   method: 'kubectl',
