@@ -3,11 +3,10 @@ import * as core from '@actions/core';
 import { join } from 'node:path';
 import { runUpgrade } from './engine/run.ts';
 import { installingTools } from './engine/tools.ts';
-import { formatInputErrors, INPUT_NAMES, parseInputs, SECRET_INPUTS } from './plan/inputs.ts';
+import { JOURNAL_STATE, readActionInputs } from './action-inputs.ts';
+import { formatInputErrors, parseInputs } from './plan/inputs.ts';
 import { GitHubReporter } from './report/github.ts';
 import { failureAnnotation, outputsOf, renderSummary } from './report/summary.ts';
-
-export const JOURNAL_STATE = 'journal';
 
 function runUrl(): string | undefined {
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
@@ -18,11 +17,7 @@ function runUrl(): string | undefined {
 
 export async function run(): Promise<void> {
   const reporter = new GitHubReporter();
-  const raw: Record<string, string> = {};
-  for (const name of INPUT_NAMES) {
-    raw[name] = core.getInput(name, { trimWhitespace: !(SECRET_INPUTS as readonly string[]).includes(name) });
-    if ((SECRET_INPUTS as readonly string[]).includes(name) && raw[name]) reporter.secret(raw[name]);
-  }
+  const raw = readActionInputs(reporter);
   const parsed = parseInputs(raw);
   if (!parsed.ok) {
     core.setOutput('result', 'failed');

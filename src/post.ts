@@ -2,20 +2,15 @@
 import * as core from '@actions/core';
 import { recoverFromJournal } from './engine/recover.ts';
 import { installingTools } from './engine/tools.ts';
-import { INPUT_NAMES, parseInputs, SECRET_INPUTS } from './plan/inputs.ts';
+import { JOURNAL_STATE, readActionInputs } from './action-inputs.ts';
+import { parseInputs } from './plan/inputs.ts';
 import { GitHubReporter } from './report/github.ts';
-
-const JOURNAL_STATE = 'journal';
 
 async function post(): Promise<void> {
   const journalPath = core.getState(JOURNAL_STATE);
   if (!journalPath) return;
   const reporter = new GitHubReporter();
-  const raw: Record<string, string> = {};
-  for (const name of INPUT_NAMES) {
-    raw[name] = core.getInput(name, { trimWhitespace: !(SECRET_INPUTS as readonly string[]).includes(name) });
-    if ((SECRET_INPUTS as readonly string[]).includes(name) && raw[name]) reporter.secret(raw[name]);
-  }
+  const raw = readActionInputs(reporter);
   const parsed = parseInputs(raw);
   if (!parsed.ok) return;
   const res = await recoverFromJournal(journalPath, parsed.plan, {

@@ -1,0 +1,17 @@
+// Reads the action's inputs from the runner, registering secret inputs for masking before anything else.
+import * as core from '@actions/core';
+import { INPUT_NAMES, SECRET_INPUTS } from './plan/inputs.ts';
+import type { Reporter } from './report/reporter.ts';
+
+/** The state key under which the main step tells the post step where its journal is. */
+export const JOURNAL_STATE = 'journal';
+
+export function readActionInputs(reporter: Reporter): Record<string, string> {
+  const raw: Record<string, string> = {};
+  for (const name of INPUT_NAMES) {
+    const secret = (SECRET_INPUTS as readonly string[]).includes(name);
+    raw[name] = core.getInput(name, { trimWhitespace: !secret });
+    if (secret && raw[name]) reporter.secret(raw[name]);
+  }
+  return raw;
+}
