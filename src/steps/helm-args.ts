@@ -18,15 +18,13 @@ import type { HelmFeatures } from '../tools/helm.ts';
 /** The chart's value key of md-core's full image reference (repository:tag), as the real chart has it. */
 export const IMAGE_KEY = 'core_components.md-core.image';
 export const STRATEGY_KEY = 'core_components.md-core.strategy.rollingUpdate';
+export const STARTUP_PROBE_KEY = 'core_components.md-core.startupProbe';
 /** Values map rendered into ConfigMap `<release>-config`, md-core's last envFrom source. */
 export const ENV_KEY = 'env';
 export const LICENSE_VALUE = 'mdcore_license_key';
 
 export interface UpgradeArgsInput {
-  readonly plan: Pick<
-    Plan,
-    'namespace' | 'tag' | 'image' | 'chartVersion' | 'valuesFiles' | 'set' | 'maxSurge' | 'maxUnavailable'
-  >;
+  readonly plan: Pick<Plan, 'namespace' | 'tag' | 'image' | 'chartVersion' | 'valuesFiles' | 'set'>;
   readonly release: string;
   /** Chart path or repository reference. */
   readonly chart: string;
@@ -42,6 +40,10 @@ export interface UpgradeArgsInput {
   readonly secretValuesFile: string | undefined;
   /** Recorded in the release history. */
   readonly description: string;
+  /** md-core's rollingUpdate from the max-surge / max-unavailable inputs (both keys, as the kubectl route sets them). */
+  readonly rolling: { readonly maxSurge?: IntOrPercent; readonly maxUnavailable?: IntOrPercent } | undefined;
+  /** MIGRATE_HISTORY: the startup probe that holds the liveness probe off during the migration. */
+  readonly startupProbe: object | undefined;
 }
 
 /** Escapes a value for --set / --set-string, where `,` separates assignments and `\` escapes. */
@@ -64,8 +66,9 @@ function userSet(s: HelmSetting): string[] {
 
 /**
  * `helm upgrade` arguments. Value precedence in helm is by kind, not by position: values files (lowest), then
- * --set, then --set-string. So the user's files and the secret file come first, the user's `set` lines next,
- * and the image and the upgrade variables last as --set-string (they are the point of the run and must win).
+ * --set-json, then --set, then --set-string. So the user's files and the secret file come first, the user's `set`
+ * lines next, and the image and the upgrade variables last as --set-string (they are the point of the run and
+ * must win). The migration's startup probe is --set-json (a whole object).
  */
 export function buildUpgradeArgs(i: UpgradeArgsInput): string[] {
   const f = i.features;
@@ -85,8 +88,9 @@ export function buildUpgradeArgs(i: UpgradeArgsInput): string[] {
   for (const file of i.plan.valuesFiles) args.push('-f', file);
   if (i.secretValuesFile) args.push('-f', i.secretValuesFile);
   for (const s of i.plan.set) args.push(...userSet(s));
-  args.push(...strategyArgs('maxSurge', i.plan.maxSurge));
-  args.push(...strategyArgs('maxUnavailable', i.plan.maxUnavailable));
+  args.push(...strategyArgs('maxSurge', i.rolling?.maxSurge));
+  args.push(...strategyArgs('maxUnavailable', i.rolling?.maxUnavailable));
+  if (i.startupProbe) args.push('--set-json', `${STARTUP_PROBE_KEY}=${JSON.stringify(i.startupProbe)}`);
   args.push('--set-string', `${IMAGE_KEY}=${escapeSetValue(targetImage(i.plan))}`);
   for (const [k, v] of Object.entries(i.env)) {
     args.push('--set-string', `${ENV_KEY}.${k}=${escapeSetValue(v)}`);

@@ -15,7 +15,7 @@ import type { AccessCheck } from '../cluster/kube.ts';
 import { describeSource, effectiveEnv, type EnvChange } from '../cluster/effective-env.ts';
 import { kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { HelmSummary } from '../engine/outcome.ts';
-import { targetImage } from '../plan/plan.ts';
+import { targetImage, type IntOrPercent } from '../plan/plan.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
 import {
   helmFeatures,
@@ -26,7 +26,7 @@ import {
   type HelmFeatures,
   type HelmRevision,
 } from '../tools/helm.ts';
-import { CHANGE_CAUSE, changeCause, specFields } from './apply-kubectl.ts';
+import { CHANGE_CAUSE, changeCause, containerExtras, specFields } from './apply-kubectl.ts';
 import { configMapData } from './configure-env.ts';
 import { buildUpgradeArgs, dryRunArgs, ENV_KEY, IMAGE_KEY, secretValues } from './helm-args.ts';
 import {
@@ -46,6 +46,7 @@ import {
   type PathSegment,
 } from './helm-guards.ts';
 import { decodeReleaseField, releaseRecordName, writeChart } from './helm-release.ts';
+import { rollingSettings } from './rolling-settings.ts';
 import type { Route } from './route.ts';
 
 export interface HelmPrepared {
@@ -61,6 +62,10 @@ export interface HelmPrepared {
   /** Live ConfigMaps the upgrade changes: snapshotted before it, so `rollout-undo` can restore them too. */
   readonly changedConfigMaps: readonly string[];
   readonly description: string;
+  /** md-core's rollingUpdate from the max-surge / max-unavailable inputs, resolved as the kubectl route does. */
+  readonly rolling: { maxSurge: IntOrPercent; maxUnavailable: IntOrPercent } | undefined;
+  /** MIGRATE_HISTORY: startup probe holding the liveness probe off during the migration. */
+  readonly startupProbe: object | undefined;
 }
 
 /** Permissions helm needs beyond the kubectl route's: its release records are Secrets in the namespace. */
@@ -107,6 +112,8 @@ function upgradeArgs(ctx: RunContext, p: HelmPrepared, secretFile: string | unde
     env: p.env,
     secretValuesFile: secretFile,
     description: p.description,
+    rolling: p.rolling,
+    startupProbe: p.startupProbe,
   });
 }
 
@@ -202,6 +209,8 @@ async function resolveChart(ctx: RunContext, release: string, revision: number):
 
 const same = (a: readonly PathSegment[], b: readonly PathSegment[]): boolean =>
   JSON.stringify(a) === JSON.stringify(b);
+const startsWith = (p: readonly PathSegment[], prefix: readonly PathSegment[]): boolean =>
+  p.length >= prefix.length && same(p.slice(0, prefix.length), prefix);
 
 function renderStderr(ctx: RunContext, stderr: string): string {
   return ctx.reporter.mask(stderr.trim().split('\n').slice(-8).join('\n'));
@@ -333,6 +342,8 @@ export const helmRoute: Route<HelmPrepared> = {
       env: desired,
       previousReleaseRevision: rs.current.revision,
       changedConfigMaps: [],
+      rolling: rollingSettings(plan, state.deployment).patch,
+      startupProbe: containerExtras(ctx).startupProbe as object | undefined,
       description: `mdcore-upgrade-action: ${state.image} → ${targetImage(plan)}`.slice(0, 200),
     };
 
@@ -423,12 +434,12 @@ export const helmRoute: Route<HelmPrepared> = {
 
     // Guard 3: everything else that would change.
     const configName = `${release}-config`;
+    const containerPath: PathSegment[] = ['spec', 'template', 'spec', 'containers', { name: plan.container }];
     const asked = (object: string, p: readonly PathSegment[]): boolean =>
       (object === objectKey('Deployment', plan.deployment) &&
-        (same(p, ['spec', 'template', 'spec', 'containers', { name: plan.container }, 'image']) ||
-          (plan.maxSurge !== undefined && same(p, ['spec', 'strategy', 'rollingUpdate', 'maxSurge'])) ||
-          (plan.maxUnavailable !== undefined &&
-            same(p, ['spec', 'strategy', 'rollingUpdate', 'maxUnavailable'])))) ||
+        (same(p, [...containerPath, 'image']) ||
+          (prepared.rolling !== undefined && startsWith(p, ['spec', 'strategy', 'rollingUpdate'])) ||
+          (prepared.startupProbe !== undefined && startsWith(p, [...containerPath, 'startupProbe'])))) ||
       (object === objectKey('ConfigMap', configName) &&
         p.length === 2 &&
         p[0] === 'data' &&
@@ -436,6 +447,16 @@ export const helmRoute: Route<HelmPrepared> = {
         p[1] in desired) ||
       object === objectKey('Secret', LICENSE_SECRET);
     const changes = compareManifests(current, planned, asked).map(formatChange);
+    // Helm sets every field the chart renders, so a Deployment scaled outside the chart (kubectl scale, KEDA)
+    // goes back to the values' replicas: the manifests agree, only the live object shows it.
+    const renderedReplicas = (
+      planned.get(objectKey('Deployment', plan.deployment))?.spec as { replicas?: number } | undefined
+    )?.replicas;
+    if (renderedReplicas !== undefined && renderedReplicas !== state.replicas) {
+      changes.push(
+        `${objectKey('Deployment', plan.deployment)}: spec.replicas: ${state.replicas} (live) → ${renderedReplicas} (the chart's values); set core_components.md-core.replicas to keep the live count`,
+      );
+    }
     summary.changes = changes;
     if (changes.length > 0) {
       const list = changes.map((c) => `  - ${c}`).join('\n');
@@ -479,7 +500,11 @@ export const helmRoute: Route<HelmPrepared> = {
       const cm = await kube.getConfigMap(plan.namespace, name);
       if (cm) journal.snapshotConfigMap(cm);
     }
-    const fields = specFields(ctx);
+    // Only the progress deadline: strategy and replicas come from the chart's values (see prepare), and the
+    // MIGRATE_HISTORY scale-down is undone by the chart's replicas in the same helm upgrade.
+    const deadline = specFields(ctx).progressDeadlineSeconds;
+    const fields: Record<string, unknown> =
+      deadline === undefined ? {} : { progressDeadlineSeconds: deadline };
     journal.recordAnnotation(CHANGE_CAUSE, state.deployment.metadata?.annotations?.[CHANGE_CAUSE]);
     for (const k of Object.keys(fields)) {
       journal.recordField(k, (state.deployment.spec as Record<string, unknown> | undefined)?.[k]);

@@ -1,7 +1,15 @@
+import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
-import { buildUpgradeArgs, dryRunArgs, escapeSetValue, secretValues } from '../../src/steps/helm-args.ts';
+import {
+  buildUpgradeArgs,
+  dryRunArgs,
+  escapeSetValue,
+  secretValues,
+  type UpgradeArgsInput,
+} from '../../src/steps/helm-args.ts';
+import { rollingSettings } from '../../src/steps/rolling-settings.ts';
 import {
   helmFeatures,
   parseHelmVersion,
@@ -31,7 +39,12 @@ const ENV = {
 function args(
   p: Plan,
   helm = 'v3.22.0',
-  extra: { chart?: string; sendVersion?: boolean; secret?: string } = {},
+  extra: Partial<Pick<UpgradeArgsInput, 'rolling' | 'startupProbe'>> & {
+    chart?: string;
+    sendVersion?: boolean;
+    secret?: string;
+    ssa?: boolean;
+  } = {},
 ): string[] {
   return buildUpgradeArgs({
     plan: p,
@@ -40,9 +53,12 @@ function args(
     sendVersion: extra.sendVersion ?? false,
     kubeconfigFile: '/tmp/kc',
     features: helmFeatures(v(helm)),
+    forceConflicts: extra.ssa ?? true,
     env: ENV,
     secretValuesFile: extra.secret,
     description: 'mdcore-upgrade-action: a → b',
+    rolling: extra.rolling,
+    startupProbe: extra.startupProbe,
   });
 }
 
@@ -100,9 +116,11 @@ describe('buildUpgradeArgs', () => {
     }
   });
 
-  it('forces server-side apply conflicts on Helm 4 only', () => {
-    expect(args(plan({}), 'v4.3.1')).toContain('--force-conflicts');
-    expect(args(plan({}), 'v3.22.0')).not.toContain('--force-conflicts');
+  it('forces server-side apply conflicts on Helm 4 for server-side releases only', () => {
+    expect(args(plan({}), 'v4.3.1', { ssa: true })).toContain('--force-conflicts');
+    // Helm 4 refuses the flag for a release it keeps on client-side apply (installed by Helm 3).
+    expect(args(plan({}), 'v4.3.1', { ssa: false })).not.toContain('--force-conflicts');
+    expect(args(plan({}), 'v3.22.0', { ssa: true })).not.toContain('--force-conflicts');
   });
 
   it('falls back to --reuse-values before Helm 3.14', () => {
@@ -132,13 +150,38 @@ describe('buildUpgradeArgs', () => {
     expect(lastUserSet).toBeLessThan(image);
   });
 
-  it('sets maxSurge as an integer and maxUnavailable as a percentage string', () => {
-    const a = args(plan({ 'max-surge': '1', 'max-unavailable': '25%' }));
-    expect(flagValues(a, '--set')).toContain('core_components.md-core.strategy.rollingUpdate.maxSurge=1');
-    expect(flagValues(a, '--set-string')).toContain(
-      'core_components.md-core.strategy.rollingUpdate.maxUnavailable=25%',
+  it('sets both rollingUpdate keys as the kubectl route resolves them: integers as integers, percentages as strings', () => {
+    const dep: V1Deployment = {
+      spec: {
+        replicas: 2,
+        selector: {},
+        template: {},
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0 } },
+      },
+    };
+    const a = args(plan({}), 'v3.22.0', {
+      rolling: rollingSettings(plan({ 'max-unavailable': '1' }), dep).patch,
+    });
+    expect(flagValues(a, '--set')).toEqual([
+      'core_components.md-core.strategy.rollingUpdate.maxSurge=0',
+      'core_components.md-core.strategy.rollingUpdate.maxUnavailable=1',
+    ]);
+    const b = args(plan({}), 'v3.22.0', {
+      rolling: rollingSettings(plan({ 'max-surge': '50%' }), dep).patch,
+    });
+    expect(flagValues(b, '--set-string')).toContain(
+      'core_components.md-core.strategy.rollingUpdate.maxSurge=50%',
     );
     expect(args(plan({})).join(' ')).not.toContain('rollingUpdate');
+  });
+
+  it('passes the migration startup probe as one JSON value', () => {
+    const probe = { httpGet: { path: '/readyz', port: 8008 }, periodSeconds: 10, failureThreshold: 726 };
+    const a = args(plan({}), 'v3.22.0', { startupProbe: probe });
+    expect(flagValues(a, '--set-json')).toEqual([
+      `core_components.md-core.startupProbe=${JSON.stringify(probe)}`,
+    ]);
+    expect(args(plan({}))).not.toContain('--set-json');
   });
 
   it('sends --version only for repository references', () => {

@@ -1,2 +1,0 @@
-import{createRequire as __mdcoreRequire}from'node:module';const require=__mdcoreRequire(import.meta.url);
-import{n as a}from"./chunk-3NP7YWDH.js";import{c as i,h as t,i as e,j as o,k as n,l as m}from"./chunk-NLNSXTMS.js";var g=class{masker=new a;info(r){n(this.mask(r))}debug(r){t(this.mask(r))}warning(r,s){o(this.mask(r),s?{title:this.mask(s)}:{})}error(r,s){e(this.mask(r),s?{title:this.mask(s)}:{})}group(r,s){return m(this.mask(r),s)}secret(r){this.masker.add(r),r.trim().length>=4&&i(r.trim())}mask(r){return this.masker.apply(r)}};export{g as a};
