@@ -1,18 +1,11 @@
 // MIGRATE_HISTORY pre-steps and rolling-update tuning, end to end on the real cluster (kubectl route).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useNamespaces } from './support/namespaces.ts';
 import { tagFor } from './cluster/stages.ts';
-import { freshNamespace, kubectlJson, type Namespace } from './cluster/context.ts';
+import { kubectlJson } from './cluster/context.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
 
-const cleanups: Namespace[] = [];
-async function namespace(prefix: string): Promise<string> {
-  const ns = await freshNamespace(prefix);
-  cleanups.push(ns);
-  return ns.name;
-}
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.cleanup();
-});
+const namespace = useNamespaces();
 
 interface DeploymentSpec {
   spec: {

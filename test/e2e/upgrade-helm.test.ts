@@ -1,16 +1,9 @@
 // The helm route of the rolling update, end to end on the real embedded cluster, with Helm 3 and Helm 4.
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useNamespaces } from './support/namespaces.ts';
 import { tagFor } from './cluster/stages.ts';
-import {
-  chartRef,
-  freshNamespace,
-  helm,
-  kubectl,
-  kubectlJson,
-  waitFor,
-  type Namespace,
-} from './cluster/context.ts';
+import { chartRef, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import {
   configMapsData,
   deploymentView,
@@ -21,15 +14,7 @@ import {
   type ActionRun,
 } from './support/action.ts';
 
-const cleanups: Namespace[] = [];
-async function namespace(prefix: string): Promise<string> {
-  const ns = await freshNamespace(prefix);
-  cleanups.push(ns);
-  return ns.name;
-}
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.cleanup();
-});
+const namespace = useNamespaces();
 
 const UPGRADE_VARS = ['UPGRADE_DB', 'MDCORE_UPGRADE_FROM_DB_NAME', 'MIGRATE_HISTORY', 'RETRY_UPGRADE'];
 

@@ -1,9 +1,10 @@
 // The kubectl route of the rolling update, end to end on the real embedded cluster.
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useNamespaces } from './support/namespaces.ts';
 import { parse, stringify } from 'yaml';
 import { tagFor } from './cluster/stages.ts';
-import { e2eCluster, freshNamespace, kubectl, kubectlJson, type Namespace } from './cluster/context.ts';
+import { e2eCluster, kubectl, kubectlJson } from './cluster/context.ts';
 import {
   configMapsData,
   deploymentView,
@@ -13,15 +14,7 @@ import {
   runAction,
 } from './support/action.ts';
 
-const cleanups: Namespace[] = [];
-async function namespace(prefix: string): Promise<string> {
-  const ns = await freshNamespace(prefix);
-  cleanups.push(ns);
-  return ns.name;
-}
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.cleanup();
-});
+const namespace = useNamespaces();
 
 const UPGRADE_VARS = ['UPGRADE_DB', 'MDCORE_UPGRADE_FROM_DB_NAME', 'MIGRATE_HISTORY', 'RETRY_UPGRADE'];
 
