@@ -44,6 +44,7 @@ async function main(): Promise<number> {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       KUBECONFIG: cluster.kubeconfig,
+      MDCORE_LICENSE_KEY: 'DEMO-LICENSE-KEY',
       // kubectl 1.36.3 and helm 3 from the cluster build: the action's installer uses a binary on PATH when its
       // version is exactly the one asked for, so the demo needs no download.
       PATH: [cluster.binDir, path.dirname(cluster.helm3), process.env.PATH ?? ''].join(path.delimiter),
@@ -69,13 +70,15 @@ async function main(): Promise<number> {
     await k(['rollout', 'status', 'deployment/md-core', '-n', NS, '--timeout=120s']);
     process.stdout.write((await k(['get', 'deployment,pods', '-n', NS, '-o', 'wide'])).stdout);
 
+    // method auto: the release is helm-managed, so the action takes the helm route; the license key is passed
+    // again (from the environment, masked) so the chart cannot reset it to its placeholder.
     const common = [
       '--namespace',
       NS,
-      '--method',
-      'kubectl',
       '--kubectl-version',
       '1.36.3',
+      '--helm-version',
+      '3.22.0',
       '--timeout',
       '2m',
     ];
@@ -85,6 +88,15 @@ async function main(): Promise<number> {
     const second = await cli([...common, '--tag', '5.21.0-crashloop'], env);
     process.stdout.write((await k(['get', 'deployment', 'md-core', '-n', NS, '-o', 'wide'])).stdout);
     process.stdout.write((await k(['rollout', 'history', 'deployment/md-core', '-n', NS])).stdout);
+    const history = await run(cluster.helm3, [
+      'history',
+      'mdcore',
+      '--namespace',
+      NS,
+      '--kubeconfig',
+      cluster.kubeconfig,
+    ]);
+    process.stdout.write(history.stdout);
     const ok = first === 0 && second === 1;
     say(
       ok
