@@ -72,7 +72,7 @@ export function renderMarkdown(r: BenchResult, jsonName: string): string {
   out.push(
     `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC (${jsonName}), commit ${r.commit} (dist/ from ${r.distCommit}); ` +
       `${m.cpus} cores, ${m.memoryGiB} GiB, Node ${m.node}; load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start, ` +
-      `${m.loadAverageAtEnd.join(' / ')} at the end${loaded ? ' — **figures from a loaded machine** (other engineers were running tests)' : ''}. ` +
+      `${m.loadAverageAtEnd.join(' / ')} at the end${loaded ? ' — **figures from a loaded machine** (load average at least half the core count: other engineers’ test runs share it)' : ''}. ` +
       `Repetitions: ${r.config.repsCheap} at 1 replica, ${r.config.reps} otherwise; competitor cap ${r.config.capS} s. ` +
       `Cells: median (min – max) ×runs; "load" = 1-minute load average when each run started, median (min–max).`,
   );

@@ -7,7 +7,7 @@
 // Writes bench/results/<date>.json and .md, and the latest tables into bench/README.md.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,7 @@ import {
   helmMajorFor,
   helmValues,
   IMAGE,
+  killRunningChildren,
   RELEASE,
   runProc,
   runUpgradeWith,
@@ -320,7 +321,9 @@ async function readinessRun(
       { tool, namespace: obs.namespace, replicas, tag, expect: 'ready', capMs: 300_000 },
       kube,
     );
-    const done = await obs.waitComplete(image, rec.timing.start, before.generation, 300_000);
+    // A contender that gave up (or failed to start) leaves nothing to wait for: bound the wait tightly then.
+    const waitMs = rec.timing.succeeded ? 300_000 : 20_000;
+    const done = await obs.waitComplete(image, rec.timing.start, before.generation, waitMs);
     rec.completeAt = done.t;
     const v = rec.timing.verdictAt !== undefined ? obs.at(rec.timing.verdictAt) : undefined;
     if (v)
@@ -339,7 +342,8 @@ async function readinessRun(
   log(
     `ready  n=${String(replicas).padStart(3)} ${tool.padEnd(12)} rep ${rep}: ${rec.timing?.result ?? 'error'}; ` +
       `start→verdict ${fmtS(d.startToVerdictMs)}, verdict−complete ${fmtMs(d.verdictLatencyMs)}, load ${rec.timing?.loadBefore}` +
-      (rec.error ? ` ERROR ${rec.error.split('\n')[0]}` : ''),
+      (rec.error ? ` ERROR ${rec.error.split('\n')[0]}` : '') +
+      (rec.timing?.note ? `\n    ${rec.timing.note.replaceAll('\n', '\n    ')}` : ''),
   );
   return rec;
 }
@@ -544,6 +548,17 @@ async function main(): Promise<void> {
 
   const toolsDir = await resolveClusterTools();
   const tmp = mkdtempSync(path.join(tmpdir(), 'mdcore-bench-'));
+  // Registered before startCluster's own handlers, so ours run first: our children (by pid), our temp dir;
+  // then the harness stops the cluster and re-raises the signal.
+  const cleanupSync = (): void => {
+    killRunningChildren();
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanupSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, cleanupSync);
+  const distDir = path.join(tmp, 'dist');
+  await cp(path.join(REPO_ROOT, 'dist'), distDir, { recursive: true });
+  const distDirty = git(['status', '--porcelain', '--', 'dist']) !== '';
   const t0 = Date.now();
   const cluster: TestCluster = await startCluster({
     name: `mdcore-bench-${process.pid}`,
@@ -566,6 +581,7 @@ async function main(): Promise<void> {
       repoRoot: REPO_ROOT,
       chartDir: path.join(REPO_ROOT, 'test', 'fixtures', 'charts', `mdcore-${CHART_VERSION}`),
       inputDefaults: actionInputDefaults(REPO_ROOT),
+      distDir,
     };
     const b = new Bench(env, deadline);
     bench = b;
@@ -590,7 +606,6 @@ async function main(): Promise<void> {
     } catch (e) {
       log(`stopping the cluster: ${String(e)}`);
     }
-    rmSync(tmp, { recursive: true, force: true });
   }
   attribute(runs, audit);
 
@@ -599,7 +614,7 @@ async function main(): Promise<void> {
     date: startedAt.toISOString(),
     finished: new Date().toISOString(),
     commit: git(['rev-parse', '--short', 'HEAD']),
-    distCommit: git(['log', '-1', '--format=%h', '--', 'dist']),
+    distCommit: git(['log', '-1', '--format=%h', '--', 'dist']) + (distDirty ? ' + uncommitted changes' : ''),
     config: cfg,
     machine: {
       node: process.version,
@@ -611,10 +626,11 @@ async function main(): Promise<void> {
       loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
     },
     cluster: { kubernetes: 'v1.36.3', kwok: 'v0.8.0', nodes: 2, auditPolicy: AUDIT_POLICY },
-    bundle: await bundleSizes(path.join(REPO_ROOT, 'dist')),
+    bundle: await bundleSizes(distDir),
     notes,
     runs: runs.map((r) => ({ ...r, derived: derive(r) })),
   };
+  rmSync(tmp, { recursive: true, force: true });
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(dir, { recursive: true });
   const day = result.date.slice(0, 10);

@@ -54,6 +54,8 @@ export interface BenchEnv {
   chartDir: string;
   /** INPUT_* defaults from action.yml, as the runner sets them. */
   inputDefaults: Record<string, string>;
+  /** A copy of dist/ taken at the start, so a rebuild by someone else during the run cannot break it. */
+  distDir: string;
 }
 
 export function embeddedKubeconfig(file: string): string {
@@ -96,6 +98,21 @@ export interface ProcResult {
   output: string;
 }
 
+/** Children currently running, so an interrupted benchmark can stop exactly its own processes. */
+const running = new Set<ReturnType<typeof spawn>>();
+
+/** SIGKILLs every child this module started that is still running (each by its own pid). */
+export function killRunningChildren(): void {
+  for (const c of running) {
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  running.clear();
+}
+
 export function runProc(
   file: string,
   args: readonly string[],
@@ -104,6 +121,7 @@ export function runProc(
   return new Promise((resolve, reject) => {
     const start = now();
     const child = spawn(file, [...args], { env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let output = '';
     let end = 0;
     let capped = false;
@@ -118,13 +136,16 @@ export function runProc(
     }, options.capMs);
     child.on('error', (e) => {
       clearTimeout(timer);
+      running.delete(child);
       reject(e);
     });
     child.on('exit', () => {
       end = now();
+      running.delete(child);
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      running.delete(child);
       resolve({ code, signal, start, end: end || now(), capped, output });
     });
   });
@@ -317,7 +338,7 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           kubeconfig: env.kubeconfigText,
         };
         for (const [k, v] of Object.entries(inputs)) runnerEnv[`INPUT_${k.toUpperCase()}`] = v;
-        const p = await runProc(process.execPath, [path.join(env.repoRoot, 'dist', 'index.js')], {
+        const p = await runProc(process.execPath, [path.join(env.distDir, 'index.js')], {
           env: runnerEnv,
           capMs: spec.capMs,
         });
@@ -334,6 +355,7 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           result,
           loadBefore,
           loadAfter: load1(),
+          ...(result === 'upgraded' || result === 'rolled-back' ? {} : { note: p.output.trim().slice(-600) }),
         };
       }
       case 'kubectl': {
@@ -381,7 +403,9 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           result: status.capped ? 'capped' : `exit ${status.code}`,
           loadBefore,
           loadAfter: load1(),
-          ...(note ? { note } : {}),
+          ...(note || (status.code !== 0 && !status.capped)
+            ? { note: note ?? status.output.trim().slice(-600) }
+            : {}),
         };
       }
       case 'helm3':
@@ -420,7 +444,7 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           result: p.capped ? 'capped' : `exit ${p.code}`,
           loadBefore,
           loadAfter: load1(),
-          ...(p.code !== 0 && !p.capped ? { note: p.output.trim().split('\n').slice(-2).join(' ') } : {}),
+          ...(p.code !== 0 && !p.capped ? { note: p.output.trim().slice(-600) } : {}),
         };
       }
     }
