@@ -516,16 +516,20 @@ export const helmRoute: Route<HelmPrepared> = {
       previousReleaseRevision: p.previousReleaseRevision,
       targetImage: targetImage(plan),
     });
-    // Outside the pod template (no new revision) and outside the chart (helm's merge keeps them): room for the
-    // watcher's timeout before the controller's progress deadline, and the cause for `kubectl rollout history`.
-    await kube.patchDeployment(plan.namespace, plan.deployment, {
-      metadata: { annotations: { [CHANGE_CAUSE]: changeCause(state.image, targetImage(plan), ctx.runUrl) } },
-      ...(Object.keys(fields).length > 0 ? { spec: fields } : {}),
-    });
-    for (const [k, v] of Object.entries(fields)) step.detail(`${k} → ${String(v)}`);
+    // Outside the pod template (no new revision) and outside the chart (helm's merge keeps it): room for the
+    // watcher's timeout before the controller's progress deadline.
+    if (Object.keys(fields).length > 0) {
+      await kube.patchDeployment(plan.namespace, plan.deployment, { spec: fields });
+      for (const [k, v] of Object.entries(fields)) step.detail(`${k} → ${String(v)}`);
+    }
     await withSecretValues(ctx, (file) =>
       runTool(ctx.reporter, p.helm, upgradeArgs(ctx, p, file), { announce: true }),
     );
+    // The cause for `kubectl rollout history`, after the upgrade: annotating before it would also label the
+    // revision that was current (the controller copies Deployment annotations to the current ReplicaSet).
+    await kube.annotateDeployment(plan.namespace, plan.deployment, {
+      [CHANGE_CAUSE]: changeCause(state.image, targetImage(plan), ctx.runUrl),
+    });
     step.detail(
       `${plan.container}: ${state.image} → ${targetImage(plan)} (release ${p.release}, from revision ${p.previousReleaseRevision})`,
     );

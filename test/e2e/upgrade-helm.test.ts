@@ -5,6 +5,7 @@ import { useNamespaces } from './support/namespaces.ts';
 import { tagFor } from './cluster/stages.ts';
 import { chartRef, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import {
+  changeCauses,
   configMapsData,
   deploymentView,
   IMAGE,
@@ -85,6 +86,9 @@ describe('rolling update with helm', () => {
       const after = await deploymentView(ns);
       expect(after.image).toBe(`${IMAGE}:5.20.0`);
       expect(Number(after.revision)).toBe(Number(before.revision) + 1);
+      const causes = await changeCauses(ns);
+      expect(causes[after.revision]).toContain(`${IMAGE}:5.19.0 → ${IMAGE}:5.20.0`);
+      expect(causes[before.revision] ?? '').not.toContain('5.20.0');
       const histAfter = await history(major, ns);
       expect(histAfter).toHaveLength(histBefore.length + 1);
       const last = histAfter[histAfter.length - 1];

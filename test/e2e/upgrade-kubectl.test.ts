@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { useNamespaces } from './support/namespaces.ts';
 import { parse, stringify } from 'yaml';
 import { tagFor } from './cluster/stages.ts';
-import { e2eCluster, kubectl, kubectlJson } from './cluster/context.ts';
+import { e2eCluster, kubectl } from './cluster/context.ts';
 import {
+  changeCauses,
   configMapsData,
   deploymentView,
   IMAGE,
@@ -36,21 +37,9 @@ describe('rolling update with kubectl', () => {
     expect(after.annotations['kubernetes.io/change-cause']).toContain(`${IMAGE}:5.19.0 → ${IMAGE}:5.20.0`);
     expect(run.outcome.previousRevision).toBe(before.revision);
     // The change-cause labels the new revision only, never the one that was current before.
-    const sets = await kubectlJson<{ items: { metadata: { annotations: Record<string, string> } }[] }>([
-      'get',
-      'replicasets',
-      '-n',
-      ns,
-      '-l',
-      'app=md-core',
-      '-o',
-      'json',
-    ]);
-    const cause = (rev: string): string | undefined =>
-      sets.items.find((r) => r.metadata.annotations['deployment.kubernetes.io/revision'] === rev)?.metadata
-        .annotations['kubernetes.io/change-cause'];
-    expect(cause(after.revision)).toContain('→');
-    expect(cause(before.revision) ?? '').not.toContain('5.20.0');
+    const causes = await changeCauses(ns);
+    expect(causes[after.revision]).toContain('→');
+    expect(causes[before.revision] ?? '').not.toContain('5.20.0');
     expect(run.outcome.revision).toBe(after.revision);
 
     // The chart's <release>-config is the last envFrom source: the value must be changed there, not only in mdcore-env.

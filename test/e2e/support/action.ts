@@ -159,3 +159,23 @@ export async function podEnv(
   for (const e of c.env ?? []) if (names.includes(e.name) && e.value !== undefined) seen[e.name] = e.value;
   return seen;
 }
+
+/** kubernetes.io/change-cause of each ReplicaSet of md-core, by Deployment revision (what rollout history shows). */
+export async function changeCauses(namespace: string): Promise<Record<string, string | undefined>> {
+  const sets = await kubectlJson<{ items: { metadata: { annotations?: Record<string, string> } }[] }>([
+    'get',
+    'replicasets',
+    '-n',
+    namespace,
+    '-l',
+    'app=md-core',
+    '-o',
+    'json',
+  ]);
+  return Object.fromEntries(
+    sets.items.map((r) => [
+      r.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '',
+      r.metadata.annotations?.['kubernetes.io/change-cause'],
+    ]),
+  );
+}
