@@ -15,7 +15,7 @@ export async function waitReady(
     timeoutMs: timeoutSeconds * 1000,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onProgress: (v) => {
-      if (v.state === 'failed') return;
+      if (v.state !== 'progressing') return;
       step.detail(v.message);
     },
   });
