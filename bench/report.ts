@@ -25,8 +25,10 @@ function cell(
 ): string {
   const scale = o.scale ?? 1 / 1000;
   const digits = o.digits ?? 2;
-  const st = stats(samples.filter((x): x is number => x !== undefined).map((x) => x * scale));
-  if (!st) return '–';
+  // Statistics on the raw values (ms, 0.1 ms resolution), scaled for display only.
+  const raw = stats(samples.filter((x): x is number => x !== undefined));
+  if (!raw) return '–';
+  const st = { ...raw, median: raw.median * scale, min: raw.min * scale, max: raw.max * scale };
   const unit = o.unit ?? ' s';
   const signed = o.signed ?? false;
   const range = st.n > 1 ? ` (${num(st.min, digits, signed)} – ${num(st.max, digits, signed)})` : '';

@@ -3,7 +3,8 @@
 // upgrade (from the API server's audit log) and the action's own overhead. See bench/README.md.
 //
 // Usage: npm run bench [-- --reps 3 --reps-cheap 5 --replicas 1,10,100 --cap 90 --budget 22 --no-failures]
-// (or env BENCH_REPS, BENCH_REPS_CHEAP, BENCH_REPLICAS, BENCH_CAP_S, BENCH_BUDGET_MIN, BENCH_TOOLS).
+// (or env BENCH_REPS, BENCH_REPS_CHEAP, BENCH_REPLICAS, BENCH_CAP_S, BENCH_BUDGET_MIN, BENCH_TOOLS);
+// node bench/run.ts --render bench/results/<date>.json re-renders the tables from a saved result.
 // Writes bench/results/<date>.json and .md, and the latest tables into bench/README.md.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -638,9 +639,8 @@ async function main(): Promise<void> {
   await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   const md = renderMarkdown(result, path.basename(jsonFile));
   await writeFile(path.join(dir, `${day}.md`), md);
-  const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), 'README.md');
   try {
-    await writeFile(readme, replaceTables(await readFile(readme, 'utf8'), md));
+    await updateReadme(md);
   } catch (e) {
     log(`bench/README.md not updated: ${String(e)}`);
   }
@@ -651,4 +651,24 @@ async function main(): Promise<void> {
   clearTimeout(watchdog);
 }
 
-await main();
+/** bench/README.md with the new tables, formatted as the repository's prettier config wants it. */
+async function updateReadme(md: string): Promise<void> {
+  const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), 'README.md');
+  const text = replaceTables(await readFile(readme, 'utf8'), md);
+  const prettier = await import('prettier');
+  const options = (await prettier.resolveConfig(readme)) ?? {};
+  await writeFile(readme, await prettier.format(text, { ...options, filepath: readme }));
+}
+
+/** `--render <result.json>`: rewrites <date>.md and bench/README.md's tables from a saved result. */
+async function render(file: string): Promise<void> {
+  const result = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
+  const md = renderMarkdown(result, path.basename(file));
+  await writeFile(file.replace(/\.json$/, '.md'), md);
+  await updateReadme(md);
+  process.stdout.write(md);
+}
+
+const renderIndex = process.argv.indexOf('--render');
+if (renderIndex >= 0) await render(process.argv[renderIndex + 1] ?? '');
+else await main();
