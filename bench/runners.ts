@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { Kube } from '../src/cluster/kube.ts';
 import { waitForRollout } from '../src/cluster/rollout-watcher.ts';
 import { runUpgrade } from '../src/engine/run.ts';
@@ -58,24 +58,7 @@ export interface BenchEnv {
   distDir: string;
 }
 
-export function embeddedKubeconfig(file: string): string {
-  const kc = parse(readFileSync(file, 'utf8')) as {
-    clusters: { cluster: Record<string, string> }[];
-    users: { user: Record<string, string> }[];
-  };
-  const inline = (o: Record<string, string>, f: string, d: string): void => {
-    if (o[f]) {
-      o[d] = readFileSync(o[f]).toString('base64');
-      delete o[f];
-    }
-  };
-  for (const c of kc.clusters) inline(c.cluster, 'certificate-authority', 'certificate-authority-data');
-  for (const u of kc.users) {
-    inline(u.user, 'client-certificate', 'client-certificate-data');
-    inline(u.user, 'client-key', 'client-key-data');
-  }
-  return stringify(kc);
-}
+export { embeddedKubeconfig } from '../test/support/kubeconfig.ts';
 
 /** Defaults of action.yml's inputs, which the runner passes as INPUT_<NAME> even when a workflow omits them. */
 export function actionInputDefaults(repoRoot: string): Record<string, string> {

@@ -2,11 +2,12 @@
 // state through the runner's files, cancellation by signal followed by the post step.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './cluster/harness.ts';
+import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { tagFor } from './cluster/stages.ts';
 import {
   e2eCluster,
@@ -101,31 +102,11 @@ async function namespace(prefix: string): Promise<string> {
   return ns.name;
 }
 
-/** The suite's kubeconfig with its certificate files embedded, as a kubeconfig stored in a CI secret is. */
-function embeddedKubeconfig(): string {
-  const kc = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
-    clusters: { cluster: Record<string, string> }[];
-    users: { user: Record<string, string> }[];
-  };
-  const inline = (o: Record<string, string>, file: string, data: string): void => {
-    if (o[file]) {
-      o[data] = readFileSync(o[file]).toString('base64');
-      delete o[file];
-    }
-  };
-  for (const c of kc.clusters) inline(c.cluster, 'certificate-authority', 'certificate-authority-data');
-  for (const u of kc.users) {
-    inline(u.user, 'client-certificate', 'client-certificate-data');
-    inline(u.user, 'client-key', 'client-key-data');
-  }
-  return stringify(kc);
-}
-
 describe('dist/index.js as GitHub runs it', () => {
   it('upgrades, writes every output and the job summary, and masks the kubeconfig credentials', async () => {
     const ns = await namespace('dist-happy');
     await installFixture(ns);
-    const kubeconfig = embeddedKubeconfig();
+    const kubeconfig = embeddedKubeconfig(e2eCluster().kubeconfig);
     const r = runner({
       namespace: ns,
       tag: '5.20.0',
@@ -172,7 +153,7 @@ describe('dist/index.js as GitHub runs it', () => {
       namespace: ns,
       tag: tagFor('5.20.0', 'pullfail'),
       method: 'kubectl',
-      kubeconfig: embeddedKubeconfig(),
+      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
       'kubectl-version': '1.36.3',
     });
     const p = start('index.js', r.env);
@@ -196,7 +177,7 @@ describe('dist/index.js as GitHub runs it', () => {
     await installFixture(ns, { replicas: 2 });
     const before = await deploymentView(ns);
     const cm = await configMapsData(ns);
-    const kubeconfig = embeddedKubeconfig();
+    const kubeconfig = embeddedKubeconfig(e2eCluster().kubeconfig);
     const inputs = {
       namespace: ns,
       tag: tagFor('5.20.0', 'slow', 300),
@@ -251,7 +232,7 @@ describe('dist/index.js as GitHub runs it', () => {
       namespace: ns,
       tag: tagFor('5.20.0', 'slow', 300),
       method: 'kubectl',
-      kubeconfig: embeddedKubeconfig(),
+      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
       'kubectl-version': '1.36.3',
       timeout: '10m',
     });
@@ -318,7 +299,7 @@ describe('dist/index.js as GitHub runs it', () => {
       namespace: ns,
       tag: tagFor('5.20.0', 'slow', 300),
       method: 'kubectl',
-      kubeconfig: embeddedKubeconfig(),
+      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
       'kubectl-version': '1.36.3',
       'migrate-history': 'true',
       'db-free-space': 'skip',
