@@ -154,4 +154,25 @@ describe('verification after the upgrade', () => {
     expect(warnings.join('\n')).toContain('/version reports 5.19.0');
     expect(warnings.join('\n')).toContain('0 days left');
   });
+
+  it('falls back to a session from Secret mdcore-cred when there is no API key, and logs out', async () => {
+    const { ns, standin } = await setup('verify-session');
+    standin.state.version = '5.20.0';
+    await kubectl(['delete', 'secret', 'mdcore-api-key', '-n', ns]);
+    const secret = (key: string): Promise<string> =>
+      kubectl(['get', 'secret', 'mdcore-cred', '-n', ns, '-o', `jsonpath={.data.${key}}`]).then((r) =>
+        Buffer.from(r.stdout, 'base64').toString('utf8'),
+      );
+    const user = await secret('user');
+    const password = await secret('password');
+    standin.state.users = { [user]: password };
+    const run = await runAction({ namespace: ns, tag: '5.20.0', method: 'kubectl', 'api-url': standin.url });
+    expect(run.outcome.error).toBeUndefined();
+    expect(run.outcome.result).toBe('upgraded');
+    const paths = standin.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths[0]).toBe('POST /login');
+    expect(paths.at(-1)).toBe('POST /logout');
+    expect(standin.state.sessions.size).toBe(0);
+    expect(run.everything).not.toContain(password);
+  });
 });
