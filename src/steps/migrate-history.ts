@@ -65,7 +65,12 @@ const fmt = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
  * the database (its processing history is copied into the new database, so that much again must fit). When
  * the action cannot see the server, the `db-free-space` input states the need or skips the check.
  */
-export async function checkDbSpace(ctx: RunContext, fromDbName: string, step: StepHandle): Promise<void> {
+/** What the free-space check needs of a run (a RunContext has it all). */
+export type DbSpaceContext = Pick<RunContext, 'plan' | 'reporter' | 'kubectl' | 'kubeconfigFile'> & {
+  readonly kube: Pick<RunContext['kube'], 'getDeployment'>;
+};
+
+export async function checkDbSpace(ctx: DbSpaceContext, fromDbName: string, step: StepHandle): Promise<void> {
   const { plan } = ctx;
   if (plan.dbFreeSpace === 'skip') {
     step.warn(
@@ -98,7 +103,7 @@ export async function checkDbSpace(ctx: RunContext, fromDbName: string, step: St
 }
 
 async function measurePostgres(
-  ctx: RunContext,
+  ctx: DbSpaceContext,
   dbName: string,
   step: StepHandle,
 ): Promise<{ size: number; available: number; dbSize: number } | undefined> {
@@ -117,11 +122,12 @@ async function measurePostgres(
       .catch(() => undefined);
   const df = await exec(['df', '-B1', '-P', mount]);
   const parsed = df ? parseDf(df) : undefined;
+  // The container's own POSTGRES_USER; the query travels as an argument, never through the shell's parsing.
   const sizeOut = await exec([
-    'psql',
-    '-U',
-    'postgres',
-    '-tAc',
+    'sh',
+    '-c',
+    'psql -U "${POSTGRES_USER:-postgres}" -tAc "$1"',
+    'sh',
     `SELECT pg_database_size('${dbName.replaceAll("'", "''")}')`,
   ]);
   const dbSize = sizeOut !== undefined ? Number(sizeOut.trim()) : NaN;
