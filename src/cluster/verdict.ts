@@ -49,19 +49,6 @@ export function revisionOf(
   return obj?.metadata?.annotations?.[REVISION_ANNOTATION];
 }
 
-/** The ReplicaSet that carries the Deployment's current revision. */
-export function newReplicaSet(
-  dep: V1Deployment,
-  replicaSets: readonly V1ReplicaSet[],
-): V1ReplicaSet | undefined {
-  const rev = revisionOf(dep);
-  if (rev === undefined) return undefined;
-  const owned = replicaSets.filter((rs) =>
-    rs.metadata?.ownerReferences?.some((o) => o.uid === dep.metadata?.uid),
-  );
-  return owned.find((rs) => revisionOf(rs) === rev);
-}
-
 export function podState(pod: V1Pod, rsRevisions: ReadonlyMap<string, string>): PodState {
   const owner = pod.metadata?.ownerReferences?.find((o) => o.kind === 'ReplicaSet');
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];

@@ -54,8 +54,7 @@ export async function recoverFromJournal(
       mode,
       detail: (t) => reporter.info(t),
     });
-    const journal = new Journal(data, journalPath);
-    journal.update({ ...data, phase: result.ok ? 'rolled-back' : 'rollback-failed' });
+    new Journal(data, journalPath).update({ phase: result.ok ? 'rolled-back' : 'rollback-failed' });
     return { action: result.ok ? 'rolled-back' : 'rollback-failed', result };
   } finally {
     rmSync(dir, { recursive: true, force: true });

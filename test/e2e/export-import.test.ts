@@ -72,6 +72,7 @@ describe('export-import strategy', () => {
     expect(imported?.headers.apikey).toBe(apiKey);
     // The export happened before the image changed, the import after readiness.
     const ids = run.outcome.steps.map((s) => s.id);
+    expect(ids).toEqual(expect.arrayContaining(['export', 'apply', 'wait', 'import', 'verify']));
     expect(ids.indexOf('export')).toBeLessThan(ids.indexOf('apply'));
     expect(ids.indexOf('import')).toBeGreaterThan(ids.indexOf('wait'));
     expect(ids).toContain('verify');

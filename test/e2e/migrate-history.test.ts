@@ -87,6 +87,7 @@ describe('MIGRATE_HISTORY', () => {
     expect(run.outcome.error).toBeUndefined();
     expect(run.outcome.result).toBe('upgraded');
     const ids = run.outcome.steps.map((s) => s.id);
+    expect(ids).toEqual(expect.arrayContaining(['liveness', 'db-space', 'stop-pods', 'apply', 'wait']));
     expect(ids.indexOf('liveness')).toBeLessThan(ids.indexOf('db-space'));
     expect(ids.indexOf('db-space')).toBeLessThan(ids.indexOf('stop-pods'));
     expect(ids.indexOf('stop-pods')).toBeLessThan(ids.indexOf('apply'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import { newReplicaSet, rolloutVerdict } from '../../src/cluster/verdict.ts';
+import { rolloutVerdict } from '../../src/cluster/verdict.ts';
 
 const uid = 'dep-uid';
 function dep(
@@ -150,10 +150,5 @@ describe('rolloutVerdict', () => {
       pods: [],
     });
     expect(v).toMatchObject({ state: 'failed', reason: 'ProgressDeadlineExceeded' });
-  });
-
-  it('finds the new ReplicaSet by revision and owner', () => {
-    expect(newReplicaSet(dep(), sets)?.metadata?.name).toBe('new');
-    expect(newReplicaSet(dep({ rev: '9' }), sets)).toBeUndefined();
   });
 });

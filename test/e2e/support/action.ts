@@ -88,16 +88,7 @@ export async function deploymentView(namespace: string): Promise<DeploymentView>
     metadata: { annotations: Record<string, string> };
     spec: { template: { spec: { containers: { name: string; image: string }[] } } };
   }>(['get', 'deployment', 'md-core', '-n', namespace, '-o', 'json']);
-  const rs = await kubectlJson<{ items: unknown[] }>([
-    'get',
-    'replicasets',
-    '-n',
-    namespace,
-    '-l',
-    'app=md-core',
-    '-o',
-    'json',
-  ]);
+  const rs = await mdCoreReplicaSets(namespace);
   return {
     image: d.spec.template.spec.containers.find((c) => c.name === 'md-core')?.image ?? '',
     revision: d.metadata.annotations['deployment.kubernetes.io/revision'] ?? '',
@@ -162,20 +153,18 @@ export async function podEnv(
 
 /** kubernetes.io/change-cause of each ReplicaSet of md-core, by Deployment revision (what rollout history shows). */
 export async function changeCauses(namespace: string): Promise<Record<string, string | undefined>> {
-  const sets = await kubectlJson<{ items: { metadata: { annotations?: Record<string, string> } }[] }>([
-    'get',
-    'replicasets',
-    '-n',
-    namespace,
-    '-l',
-    'app=md-core',
-    '-o',
-    'json',
-  ]);
+  const sets = await mdCoreReplicaSets(namespace);
   return Object.fromEntries(
     sets.items.map((r) => [
       r.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? '',
       r.metadata.annotations?.['kubernetes.io/change-cause'],
     ]),
   );
+}
+
+/** The ReplicaSets of md-core (every revision the Deployment keeps). */
+function mdCoreReplicaSets(
+  namespace: string,
+): Promise<{ items: { metadata: { annotations?: Record<string, string> } }[] }> {
+  return kubectlJson(['get', 'replicasets', '-n', namespace, '-l', 'app=md-core', '-o', 'json']);
 }
