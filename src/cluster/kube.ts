@@ -13,6 +13,7 @@ import type {
   V1Pod,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
+import { kubeconfigForTools } from './kubeconfig-file.ts';
 
 export interface KubeConnectOptions {
   /** Kubeconfig file content; when absent, KUBECONFIG or ~/.kube/config (or in-cluster). */
@@ -105,9 +106,12 @@ export class Kube {
     return new Kube(lib, kc);
   }
 
-  /** Serialises the loaded config so kubectl and helm talk to exactly the same cluster and user. */
+  /**
+   * Serialises the loaded config so kubectl and helm talk to exactly the same cluster and user; in-cluster
+   * credentials become a token file path they understand (kubeconfig-file.ts).
+   */
   exportConfig(): string {
-    return this.kc.exportConfig();
+    return kubeconfigForTools(this.kc.exportConfig());
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {

@@ -35,6 +35,7 @@ import { preflight } from '../steps/preflight.ts';
 import { rollingSettings } from '../steps/rolling-settings.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { waitReady } from '../steps/wait-ready.ts';
+import { checkKubectl } from '../steps/tool-check.ts';
 import type { ClusterState, RunContext, ToolProvider } from './context.ts';
 import { Journal } from './journal.ts';
 import { newOutcome, type Outcome } from './outcome.ts';
@@ -112,11 +113,16 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       return outcome;
     }
 
-    const kubectl = await timeline.step('tools', 'Install kubectl', async (h) => {
-      const p = await deps.tools.kubectl();
-      h.detail(`kubectl at ${p}`);
-      return p;
-    });
+    const kubectl = await timeline.step(
+      'tools',
+      'Install kubectl and check it reads the cluster',
+      async (h) => {
+        const p = await deps.tools.kubectl();
+        h.detail(`kubectl at ${p}`);
+        await checkKubectl({ plan, reporter, kubeconfigFile }, p, h);
+        return p;
+      },
+    );
 
     const journal = new Journal(
       {

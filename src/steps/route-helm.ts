@@ -48,6 +48,7 @@ import {
 import { decodeReleaseField, releaseRecordName, writeChart } from './helm-release.ts';
 import { rollingSettings } from './rolling-settings.ts';
 import type { Route } from './route.ts';
+import { checkHelm } from './tool-check.ts';
 
 export interface HelmPrepared {
   readonly release: string;
@@ -286,6 +287,7 @@ export const helmRoute: Route<HelmPrepared> = {
       );
     }
 
+    await checkHelm(ctx, helm, release, step);
     const base = { release, namespace: plan.namespace, kubeconfig: ctx.kubeconfigFile };
     let history: HelmRevision[];
     try {

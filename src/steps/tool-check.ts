@@ -1,0 +1,113 @@
+// One cheap read through kubectl, and one through helm on the helm route, before anything is changed: the API
+// client and the CLI tools load credentials differently (kubeconfig-file.ts), so a credential the client accepts
+// can still be one a tool refuses. Found here, that is a clean stop instead of a failure half-way through.
+import { kubectlArgs } from '../engine/context.ts';
+import type { StepHandle } from '../engine/timeline.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { formatCommand, runTool, type ExecResult } from '../tools/exec.ts';
+
+export interface ToolCheckDeps {
+  readonly plan: Plan;
+  readonly reporter: Reporter;
+  readonly kubeconfigFile: string;
+}
+
+const HINTS: readonly [RegExp, string][] = [
+  [
+    /no Auth Provider found for name/i,
+    "the kubeconfig's user names an auth-provider the tool does not have: give the user a token, tokenFile, client certificate or exec plugin instead",
+  ],
+  [
+    /Unauthorized|must be logged in/i,
+    'the API server rejected the credentials: check that the token or certificate is current',
+  ],
+  [/forbidden/i, 'the identity lacks a permission the tool needs: see the permission list in the README'],
+  [
+    /x509|certificate/i,
+    "the tool does not trust the API server's certificate: check the cluster's certificate-authority",
+  ],
+  [
+    /connection refused|no such host|i\/o timeout|dial tcp|deadline exceeded/i,
+    'the tool could not reach the API server from this runner',
+  ],
+  [/executable file not found|exec format error|permission denied/i, 'the tool itself could not run'],
+];
+
+/** The error a failed check throws: the tool, what it printed (masked), and that nothing was changed. */
+export function toolCheckError(
+  tool: 'kubectl' | 'helm',
+  command: string,
+  result: ExecResult,
+  mask: (text: string) => string,
+): Error {
+  const output = mask((result.stderr || result.stdout).trim().split('\n').slice(-6).join('\n'));
+  const hint = HINTS.find(([re]) => re.test(output))?.[1];
+  return new Error(
+    [
+      `${tool} could not read from the cluster with the credentials this run loaded: \`${command}\` exited with code ${result.exitCode}${output ? `:\n${output}` : ''}`,
+      ...(hint ? [`Likely cause: ${hint}.`] : []),
+      `Nothing in the cluster was changed. Fix the ${tool} access (run the command above on the runner to try it) and run again.`,
+    ].join('\n'),
+  );
+}
+
+/** `kubectl get deployment/<name> -o name` through the file the later kubectl calls use. */
+export async function checkKubectl(deps: ToolCheckDeps, kubectl: string, step: StepHandle): Promise<void> {
+  const { plan, reporter } = deps;
+  const args = kubectlArgs(deps, 'get', `deployment/${plan.deployment}`, '-o', 'name');
+  const shown = reporter.mask(formatCommand('kubectl', args));
+  const r = await runTool(reporter, kubectl, args, { allowFailure: true });
+  if (r.exitCode !== 0) throw toolCheckError('kubectl', shown, r, (t) => reporter.mask(t));
+  const name = r.stdout.trim();
+  // The API client read this Deployment moments ago: anything else means kubectl talks to another cluster.
+  if (name !== `deployment.apps/${plan.deployment}`) {
+    throw new Error(
+      `kubectl does not see Deployment ${plan.namespace}/${plan.deployment} that the API client read (\`${shown}\` printed "${reporter.mask(name.slice(0, 120))}"): the two talk to different clusters or namespaces. Nothing in the cluster was changed.`,
+    );
+  }
+  step.detail(`kubectl reads the cluster with the run's credentials (${name})`);
+}
+
+function goRegexpLiteral(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `helm list` of the release (any status) through the file the later helm calls use. */
+export async function checkHelm(
+  deps: ToolCheckDeps,
+  helm: string,
+  release: string,
+  step: StepHandle,
+): Promise<void> {
+  const { plan, reporter } = deps;
+  const args = [
+    'list',
+    '--namespace',
+    plan.namespace,
+    '--kubeconfig',
+    deps.kubeconfigFile,
+    '--all',
+    '--filter',
+    `^${goRegexpLiteral(release)}$`,
+    '--output',
+    'json',
+  ];
+  const shown = reporter.mask(formatCommand('helm', args));
+  const r = await runTool(reporter, helm, args, { allowFailure: true });
+  if (r.exitCode !== 0) throw toolCheckError('helm', shown, r, (t) => reporter.mask(t));
+  let found: unknown;
+  try {
+    found = JSON.parse(r.stdout);
+  } catch {
+    found = undefined;
+  }
+  if (!Array.isArray(found)) {
+    throw new Error(
+      `helm printed something other than a release list for \`${shown}\`: "${reporter.mask(r.stdout.trim().slice(0, 120))}". Nothing in the cluster was changed.`,
+    );
+  }
+  step.detail(
+    `helm reads the cluster with the run's credentials (${found.length === 1 ? `release "${release}" listed` : `${found.length} releases named "${release}"`})`,
+  );
+}
