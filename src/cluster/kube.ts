@@ -5,14 +5,17 @@ type ClientNode = typeof ClientNodeModule;
 import type {
   AppsV1Api,
   AuthorizationV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CoreV1Event,
   KubeConfig,
   V1ConfigMap,
   V1Deployment,
+  V1Lease,
   V1Pod,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
+import type { LeaseObject } from './lease.ts';
 import { kubeconfigForTools } from './kubeconfig-file.ts';
 
 export interface KubeConnectOptions {
@@ -63,6 +66,11 @@ function messageOf(err: unknown): string {
   }
   const m = (body as { message?: string } | undefined)?.message;
   return m ?? (typeof body === 'string' && body ? body : (e?.message ?? String(err)));
+}
+
+/** The client's Lease model as plain JSON (its MicroTime fields arrive as strings or Dates). */
+function toLease(l: V1Lease): LeaseObject {
+  return l as unknown as LeaseObject;
 }
 
 export class Kube {
@@ -249,6 +257,48 @@ export class Kube {
         { namespace, name, body },
         this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.StrategicMergePatch),
       ),
+    );
+  }
+
+  private leasesApi: CoordinationV1Api | undefined;
+  private get leases(): CoordinationV1Api {
+    this.leasesApi ??= this.kc.makeApiClient(this.lib.CoordinationV1Api);
+    return this.leasesApi;
+  }
+
+  /** The run's Lease (lease.ts); undefined on 404. */
+  readLease(namespace: string, name: string): Promise<LeaseObject | undefined> {
+    return this.maybe(`reading Lease ${namespace}/${name}`, async () =>
+      toLease(await this.leases.readNamespacedLease({ namespace, name })),
+    );
+  }
+
+  /** Creates a Lease; HTTP 409 when one of that name exists. */
+  async createLease(namespace: string, lease: LeaseObject): Promise<LeaseObject> {
+    return toLease(
+      await this.call(`creating Lease ${namespace}/${lease.metadata?.name ?? ''}`, () =>
+        this.leases.createNamespacedLease({ namespace, body: lease as V1Lease }),
+      ),
+    );
+  }
+
+  /** Replaces a Lease; its metadata.resourceVersion is the precondition (HTTP 409 when it moved on). */
+  async replaceLease(namespace: string, name: string, lease: LeaseObject): Promise<LeaseObject> {
+    return toLease(
+      await this.call(`updating Lease ${namespace}/${name}`, () =>
+        this.leases.replaceNamespacedLease({ namespace, name, body: lease as V1Lease }),
+      ),
+    );
+  }
+
+  /** Deletes a Lease only if uid and resourceVersion still match (HTTP 409 otherwise); gone already is fine. */
+  async deleteLease(
+    namespace: string,
+    name: string,
+    preconditions: { uid: string; resourceVersion: string },
+  ): Promise<void> {
+    await this.maybe(`deleting Lease ${namespace}/${name}`, () =>
+      this.leases.deleteNamespacedLease({ namespace, name, body: { preconditions } }),
     );
   }
 
