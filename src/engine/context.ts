@@ -64,3 +64,16 @@ export function splitImage(image: string): { repository: string; tag: string | u
   if (colon > slash) return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) };
   return { repository: ref, tag: undefined };
 }
+
+/** The job was cancelled: raised before a change is started, never in the middle of one. */
+export class CancelledError extends Error {
+  constructor(before: string) {
+    super(`the job was cancelled before ${before}`);
+    this.name = 'CancelledError';
+  }
+}
+
+/** Called before every change to the cluster: a cancelled run starts no new change. */
+export function checkCancelled(ctx: Pick<RunContext, 'signal'>, before: string): void {
+  if (ctx.signal?.aborted) throw new CancelledError(before);
+}

@@ -3,7 +3,15 @@
 import { writeFileSync, readFileSync, existsSync, renameSync } from 'node:fs';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 
-export type Phase = 'planned' | 'changing' | 'waiting' | 'done' | 'rolled-back' | 'rollback-failed';
+/**
+ * Where the run stands. Recovery does not key on these (it keys on `mutated`): they only say that a run ended
+ * on purpose (`done`, `rolled-back`, `left-failed`) so the post step leaves it alone.
+ */
+export type Phase =
+  'planned' | 'changing' | 'waiting' | 'done' | 'rolled-back' | 'rollback-failed' | 'left-failed';
+
+/** The `rollback` input as the main step read it: the post step decides with the same value. */
+export type RollbackChoice = 'auto' | 'rollout-undo' | 'helm-rollback' | 'none';
 
 export interface JournalData {
   version: 1;
@@ -13,6 +21,8 @@ export interface JournalData {
   method: 'kubectl' | 'helm';
   release?: string | undefined;
   phase: Phase;
+  /** What the user asked for after a failure (the `rollback` input). */
+  rollback: RollbackChoice;
   previousImage?: string | undefined;
   targetImage?: string | undefined;
   /** Deployment revision before the change (rollout undo target). */
@@ -23,6 +33,16 @@ export interface JournalData {
   newRevision?: string | undefined;
   /** ConfigMaps as they were before we changed them. */
   configMaps: V1ConfigMap[];
+  /**
+   * The keys this run wrote into each ConfigMap (null = removed), recorded before the write: a restore puts back
+   * only these, and only where they still hold what we wrote (someone else's later edit is reported, not undone).
+   */
+  configMapWrites: Record<string, Record<string, string | null>>;
+  /**
+   * metadata.generation of the Deployment as this run last left it (preflight's, then after each of our spec
+   * changes). A different generation before a change or an undo means someone else edited the spec meanwhile.
+   */
+  knownGeneration?: number | undefined;
   /** Deployment spec fields outside the pod template that we changed, with their old values (null = unset). */
   deploymentFields: Record<string, unknown>;
   /** Deployment annotations we changed, with their old values (null = absent). */
@@ -39,7 +59,13 @@ export class Journal {
   constructor(
     init: Omit<
       JournalData,
-      'version' | 'phase' | 'configMaps' | 'deploymentFields' | 'deploymentAnnotations' | 'templateChanged'
+      | 'version'
+      | 'phase'
+      | 'configMaps'
+      | 'configMapWrites'
+      | 'deploymentFields'
+      | 'deploymentAnnotations'
+      | 'templateChanged'
     >,
     path?: string,
   ) {
@@ -48,6 +74,7 @@ export class Journal {
       version: 1,
       phase: 'planned',
       configMaps: [],
+      configMapWrites: {},
       deploymentFields: {},
       deploymentAnnotations: {},
       templateChanged: false,
@@ -59,19 +86,13 @@ export class Journal {
   static load(path: string): JournalData | undefined {
     if (!existsSync(path)) return undefined;
     const d = JSON.parse(readFileSync(path, 'utf8')) as JournalData;
-    return d.version === 1 ? d : undefined;
+    if (d.version !== 1) return undefined;
+    return { ...d, configMapWrites: d.configMapWrites ?? {}, rollback: d.rollback ?? 'auto' };
   }
 
   /** True once anything in the cluster was (or may have been) changed. */
   get mutated(): boolean {
-    const d = this.data;
-    return (
-      d.configMaps.length > 0 ||
-      d.templateChanged ||
-      Object.keys(d.deploymentFields).length > 0 ||
-      Object.keys(d.deploymentAnnotations).length > 0 ||
-      d.replicas !== undefined
-    );
+    return wasMutated(this.data);
   }
 
   update(change: Partial<JournalData>): void {
@@ -84,6 +105,12 @@ export class Journal {
     const name = cm.metadata?.name;
     if (this.data.configMaps.some((c) => c.metadata?.name === name)) return;
     this.data.configMaps.push(structuredClone(cm));
+    this.save();
+  }
+
+  /** Records the keys about to be written into a ConfigMap (call before the write, after its snapshot). */
+  recordConfigMapWrite(name: string, keys: Record<string, string | null>): void {
+    this.data.configMapWrites[name] = { ...this.data.configMapWrites[name], ...keys };
     this.save();
   }
 
@@ -103,4 +130,20 @@ export class Journal {
     writeFileSync(tmp, JSON.stringify(this.data, null, 2), { mode: 0o600 });
     renameSync(tmp, this.path);
   }
+}
+
+/**
+ * True once anything in the cluster was (or may have been) changed: every mutation is recorded before it is
+ * made, so this errs on the side of "changed" (a recorded change that never reached the server restores as a
+ * no-op).
+ */
+export function wasMutated(d: JournalData): boolean {
+  return (
+    d.configMaps.length > 0 ||
+    Object.keys(d.configMapWrites ?? {}).length > 0 ||
+    d.templateChanged ||
+    Object.keys(d.deploymentFields).length > 0 ||
+    Object.keys(d.deploymentAnnotations).length > 0 ||
+    d.replicas !== undefined
+  );
 }

@@ -5,19 +5,16 @@ import { join } from 'node:path';
 import { Kube } from '../cluster/kube.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
-import { rollback, type RollbackResult } from '../steps/rollback.ts';
+import { podSelector } from '../cluster/selector.ts';
+import { manualRollbackCommands, rollback, type RollbackResult } from '../steps/rollback.ts';
+import { afterFailure } from './after-failure.ts';
 import type { ToolProvider } from './context.ts';
-import { Journal, type JournalData } from './journal.ts';
+import { Journal } from './journal.ts';
 
 export type RecoveryResult =
-  { action: 'none'; why: string } | { action: 'rolled-back' | 'rollback-failed'; result: RollbackResult };
-
-/** Phases in which the cluster may be half-changed. */
-export function needsRecovery(j: JournalData | undefined): boolean {
-  return (
-    j !== undefined && (j.phase === 'changing' || j.phase === 'waiting' || j.phase === 'rollback-failed')
-  );
-}
+  | { action: 'none'; why: string }
+  | { action: 'left'; why: string; manual: string[] }
+  | { action: 'rolled-back' | 'rollback-failed'; result: RollbackResult };
 
 export async function recoverFromJournal(
   journalPath: string,
@@ -25,8 +22,15 @@ export async function recoverFromJournal(
   deps: { reporter: Reporter; tools: ToolProvider },
 ): Promise<RecoveryResult> {
   const data = Journal.load(journalPath);
-  if (!data) return { action: 'none', why: 'no journal: the main step changed nothing' };
-  if (!needsRecovery(data)) return { action: 'none', why: `the main step ended cleanly (${data.phase})` };
+  // The same decision the main step makes after a failure (engine/after-failure.ts).
+  const decision = afterFailure(data);
+  if (!data || decision.kind === 'nothing') {
+    return { action: 'none', why: decision.kind === 'nothing' ? decision.why : 'no journal' };
+  }
+  if (decision.kind === 'leave') {
+    new Journal(data, journalPath).update({ phase: 'left-failed' });
+    return { action: 'left', why: decision.why, manual: manualRollbackCommands(data, decision.manualMode) };
+  }
   const { reporter } = deps;
   reporter.warning(
     `The main step stopped while the upgrade was ${data.phase}; restoring ${data.namespace}/${data.deployment} to ${data.previousImage ?? 'its previous state'}.`,
@@ -38,11 +42,8 @@ export async function recoverFromJournal(
   writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
   try {
     const dep = await kube.getDeployment(data.namespace, data.deployment);
-    const selector = Object.entries(dep?.spec?.selector?.matchLabels ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    const mode =
-      data.method === 'helm' && plan.rollback !== 'rollout-undo' ? 'helm-rollback' : 'rollout-undo';
+    const selector = dep ? podSelector(dep) : '';
+    const { mode } = decision;
     const result = await rollback(data, {
       kube,
       reporter,

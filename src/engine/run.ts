@@ -36,7 +36,8 @@ import { rollingSettings } from '../steps/rolling-settings.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { waitReady } from '../steps/wait-ready.ts';
 import { checkKubectl } from '../steps/tool-check.ts';
-import type { ClusterState, RunContext, ToolProvider } from './context.ts';
+import { afterFailure } from './after-failure.ts';
+import { checkCancelled, type ClusterState, type RunContext, type ToolProvider } from './context.ts';
 import { Journal } from './journal.ts';
 import { newOutcome, type Outcome } from './outcome.ts';
 import { Timeline } from './timeline.ts';
@@ -130,8 +131,10 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
         deployment: plan.deployment,
         container: plan.container,
         method,
+        rollback: plan.rollback,
         previousImage: state.image,
         previousRevision: state.revision,
+        knownGeneration: state.deployment.metadata?.generation,
       },
       deps.journalPath,
     );
@@ -218,12 +221,20 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       return outcome;
     }
 
+    // From here on the cluster changes: the journal says so before the first change is made.
+    journal.update({ phase: 'changing' });
     if (plan.migrateHistory) {
-      await timeline.step('stop-pods', 'MIGRATE_HISTORY pre-step 3: stop every md-core pod', (h) =>
-        stopPods(c, h),
-      );
+      await timeline.step('stop-pods', 'MIGRATE_HISTORY pre-step 3: stop every md-core pod', async (h) => {
+        await assertDeploymentUnchanged(c, 'scaling md-core to zero');
+        await stopPods(c, h);
+        await noteGeneration(c);
+      });
     }
-    await timeline.step('apply', route.applyTitle, (h) => route.apply(c, prepared, h));
+    await timeline.step('apply', route.applyTitle, async (h) => {
+      await assertDeploymentUnchanged(c, 'the change');
+      await route.apply(c, prepared, h);
+      await noteGeneration(c);
+    });
     journal.update({ phase: 'waiting' });
 
     const wait = await timeline.step('wait', 'Wait for readiness (watching the rollout)', async (h) => {
@@ -260,6 +271,9 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       });
     }
 
+    // The upgrade is in place and verified: what follows is bookkeeping, and its failure must never roll back
+    // a verified upgrade (retried, then a warning).
+    journal.update({ phase: 'done' });
     await timeline.step('record', 'Record the upgrade on the Deployment', async (h) => {
       const annotations = {
         [TAG_ANNOTATION]: plan.tag,
@@ -267,22 +281,36 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
         [FROM_DB_ANNOTATION]: db.name,
         [UPGRADED_AT_ANNOTATION]: new Date(now()).toISOString(),
       };
-      await kube.annotateDeployment(plan.namespace, plan.deployment, annotations);
+      const err = await withRetries(() =>
+        kube.annotateDeployment(plan.namespace, plan.deployment, annotations),
+      );
+      if (err) {
+        h.warn(
+          `the upgrade is done, but recording it on the Deployment failed (${err}); the next run may have to be told the database name with 'from-db-name' (${annotations[DB_NAME_ANNOTATION]})`,
+        );
+        return;
+      }
       h.detail(`database after the upgrade (expected): ${annotations[DB_NAME_ANNOTATION]}`);
     });
     const deadline = journal.data.deploymentFields.progressDeadlineSeconds;
     if (deadline !== undefined) {
       // Raised only for this run's wait: the Deployment keeps the user's setting afterwards.
       await timeline.step('restore-settings', 'Restore progressDeadlineSeconds', async (h) => {
-        await kube.patchDeployment(plan.namespace, plan.deployment, {
-          spec: { progressDeadlineSeconds: deadline },
-        });
-        h.detail(
-          `progressDeadlineSeconds back to ${deadline === null ? 'the default (600 s)' : String(deadline)}`,
+        const was = deadline === null ? 'the default (600 s)' : String(deadline);
+        const err = await withRetries(() =>
+          kube.patchDeployment(plan.namespace, plan.deployment, {
+            spec: { progressDeadlineSeconds: deadline },
+          }),
         );
+        if (err) {
+          h.warn(
+            `the upgrade is done, but progressDeadlineSeconds could not be put back to ${was} (${err}); set it by hand: kubectl patch deployment/${plan.deployment} -n ${plan.namespace} -p '{"spec":{"progressDeadlineSeconds":${deadline === null ? 600 : String(deadline)}}}'`,
+          );
+          return;
+        }
+        h.detail(`progressDeadlineSeconds back to ${was}`);
       });
     }
-    journal.update({ phase: 'done' });
     outcome.after = {
       image: targetImage(plan),
       revision: outcome.revision ?? '',
@@ -294,7 +322,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     const message = err instanceof Error ? err.message : String(err);
     outcome.error = reporter.mask(message);
     outcome.result = 'failed';
-    if (ctx && ctx.journal.mutated) await rollbackAfterFailure(ctx, message);
+    if (ctx) await actAfterFailure(ctx, message);
     return outcome;
   } finally {
     await api?.close();
@@ -305,24 +333,18 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   }
 }
 
-/** Decides and performs the rollback after a failure once the cluster was changed. */
-async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<void> {
-  const { plan, outcome, journal, timeline } = ctx;
-  if (plan.rollback === 'none') {
-    timeline.skip(
-      'rollback',
-      'Rollback',
-      "rollback is 'none': the cluster was left as the failed upgrade left it",
-    );
-    outcome.manualSteps = manualRollbackCommands(journal.data, 'rollout-undo');
+/** Acts on the one after-failure decision (the post step asks the same function). */
+async function actAfterFailure(ctx: RunContext, cause: string): Promise<void> {
+  const { outcome, journal, timeline } = ctx;
+  const decision = afterFailure(journal.data);
+  if (decision.kind === 'nothing') return;
+  if (decision.kind === 'leave') {
+    timeline.skip('rollback', 'Rollback', decision.why);
+    journal.update({ phase: 'left-failed' });
+    outcome.manualSteps = manualRollbackCommands(journal.data, decision.manualMode);
     return;
   }
-  const mode =
-    plan.rollback === 'auto'
-      ? journal.data.method === 'helm'
-        ? 'helm-rollback'
-        : 'rollout-undo'
-      : plan.rollback;
+  const { mode } = decision;
   try {
     await timeline.step('rollback', `Roll back (${mode})`, async (h) => {
       h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);
@@ -333,7 +355,7 @@ async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<voi
         helm: () => ctx.tools.helm(),
         kubeconfigFile: ctx.kubeconfigFile,
         selector: ctx.state.selector,
-        timeoutSeconds: plan.timeoutSeconds,
+        timeoutSeconds: ctx.plan.timeoutSeconds,
         mode,
         signal: undefined,
         detail: (t) => h.detail(t),
@@ -343,7 +365,9 @@ async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<voi
     journal.update({ phase: 'rolled-back' });
     outcome.rolledBack = true;
     outcome.result = 'rolled-back';
-    const dep = await ctx.kube.getDeployment(plan.namespace, plan.deployment).catch(() => undefined);
+    const dep = await ctx.kube
+      .getDeployment(journal.data.namespace, journal.data.deployment)
+      .catch(() => undefined);
     outcome.revision = revisionOf(dep) ?? outcome.revision;
   } catch (err) {
     journal.update({ phase: 'rollback-failed' });
@@ -351,4 +375,44 @@ async function rollbackAfterFailure(ctx: RunContext, cause: string): Promise<voi
     outcome.manualSteps = manualRollbackCommands(journal.data, mode);
     outcome.error = `${outcome.error ?? ''}\nROLLBACK FAILED: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/** Runs a call up to three times (a short pause between); returns the last error's message, or undefined. */
+async function withRetries(fn: () => Promise<unknown>): Promise<string | undefined> {
+  let last = '';
+  for (let i = 0; i < 3; i++) {
+    try {
+      await fn();
+      return undefined;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+      await new Promise((r) => setTimeout(r, 500 * (i + 1)));
+    }
+  }
+  return last;
+}
+
+/**
+ * Refuses to go on when the Deployment's spec changed since this run last saw it (a person's edit meanwhile):
+ * their change is reported, not overwritten. Also the last chance to stop before a change when cancelled.
+ */
+async function assertDeploymentUnchanged(ctx: RunContext, before: string): Promise<void> {
+  checkCancelled(ctx, before);
+  const { namespace, deployment, knownGeneration } = ctx.journal.data;
+  const dep = await ctx.kube.getDeployment(namespace, deployment);
+  if (!dep) throw new Error(`Deployment ${namespace}/${deployment} disappeared before ${before}`);
+  const generation = dep.metadata?.generation;
+  if (knownGeneration !== undefined && generation !== knownGeneration) {
+    throw new Error(
+      `Deployment ${namespace}/${deployment} was changed by someone else while this run was preparing (generation ${knownGeneration} → ${String(generation)}); stopped before ${before} so their change is not overwritten. Run the upgrade again once they are done.`,
+    );
+  }
+}
+
+/** Records the Deployment's generation right after this run changed its spec (see Journal.knownGeneration). */
+async function noteGeneration(ctx: RunContext): Promise<void> {
+  const { namespace, deployment } = ctx.journal.data;
+  const dep = await ctx.kube.getDeployment(namespace, deployment).catch(() => undefined);
+  const generation = dep?.metadata?.generation;
+  if (generation !== undefined) ctx.journal.update({ knownGeneration: generation });
 }

@@ -1,6 +1,6 @@
 // The kubectl route: one change to the md-core container (never a wildcard), so exactly one new revision.
 import type { EnvPlan } from '../cluster/effective-env.ts';
-import { kubectlArgs, type RunContext } from '../engine/context.ts';
+import { checkCancelled, kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { targetImage } from '../plan/plan.ts';
 import { runTool } from '../tools/exec.ts';
@@ -51,6 +51,7 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
     step.detail(`startupProbe for the migration: ${JSON.stringify(extras.startupProbe)}`);
   journal.update({ phase: 'changing', templateChanged: true, targetImage: to });
 
+  checkCancelled(ctx, 'changing the image');
   if (envPlan.containerEnv || Object.keys(fields).length > 0 || Object.keys(extras).length > 0) {
     // Image, env and deployment fields in one strategic-merge patch: still one new revision.
     const patch = {
@@ -93,6 +94,7 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
       kubectlArgs(ctx, 'set', 'image', `deployment/${plan.deployment}`, `${plan.container}=${to}`),
       { announce: true },
     );
+    // The image change is made: the cosmetic cause follows even when a cancel arrives in between.
     await runTool(
       ctx.reporter,
       ctx.kubectl,

@@ -2,7 +2,8 @@
 // where it wins (see cluster/effective-env.ts), every ConfigMap is snapshotted before it is changed.
 import type { V1Container } from '@kubernetes/client-node';
 import { describeSource, effectiveEnv, planEnv, type EnvPlan } from '../cluster/effective-env.ts';
-import type { RunContext } from '../engine/context.ts';
+import { KubeError } from '../cluster/kube.ts';
+import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { chooseFromDbName, type DbNameChoice } from '../plan/db-name.ts';
 import type { Plan } from '../plan/plan.ts';
@@ -53,13 +54,28 @@ export function reportEnvPlan(envPlan: EnvPlan, step: StepHandle): void {
   for (const w of envPlan.warnings) step.warn(w);
 }
 
-/** Writes the ConfigMap changes (snapshot first). Template env changes are applied with the image. */
+/**
+ * Writes the ConfigMap changes. Each is recorded (snapshot and keys) before it is made, and applies only to
+ * the version preflight read: an edit by someone else since then is reported, never overwritten.
+ */
 export async function applyConfigMaps(ctx: RunContext, envPlan: EnvPlan, step: StepHandle): Promise<void> {
   for (const [name, keys] of envPlan.configMapPatches) {
     const cm = ctx.state.configMaps.get(name);
     if (!cm) throw new Error(`ConfigMap ${name} disappeared after preflight`);
+    checkCancelled(ctx, `writing ConfigMap ${name}`);
     ctx.journal.snapshotConfigMap(cm);
-    await ctx.kube.patchConfigMapData(ctx.plan.namespace, name, keys);
+    ctx.journal.recordConfigMapWrite(name, keys);
+    try {
+      await ctx.kube.patchConfigMapData(ctx.plan.namespace, name, keys, cm.metadata?.resourceVersion);
+    } catch (err) {
+      if (err instanceof KubeError && err.status === 409) {
+        throw new Error(
+          `ConfigMap ${name} was changed by someone else after preflight read it; it was not overwritten. Run the upgrade again once they are done.`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     step.detail(
       `ConfigMap ${name}: set ${Object.entries(keys)
         .map(([k, v]) => `${k}=${v}`)

@@ -3,7 +3,7 @@
 // starts.
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
 import { waitForNoPods } from '../cluster/pods-gone.ts';
-import { kubectlArgs, type RunContext } from '../engine/context.ts';
+import { checkCancelled, kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { runTool } from '../tools/exec.ts';
 
@@ -141,6 +141,7 @@ async function measurePostgres(
 /** Scales md-core to zero and waits until no md-core pod is left (every DB connection closed). */
 export async function stopPods(ctx: RunContext, step: StepHandle): Promise<void> {
   const { plan, state, journal } = ctx;
+  checkCancelled(ctx, 'scaling md-core to zero');
   journal.update({ replicas: state.replicas });
   await runTool(
     ctx.reporter,

@@ -1,5 +1,6 @@
 // Preflight: everything is read and checked before anything is changed. Any problem here ends the run with
 // "nothing was changed".
+import { podSelector } from '../cluster/selector.ts';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
 import type { AccessCheck, Kube } from '../cluster/kube.ts';
@@ -47,19 +48,6 @@ export function describeAccess(c: AccessCheck): string {
   return `${c.verb} ${res}${c.name ? ` (${c.name})` : ''}`;
 }
 
-function matchLabelsSelector(dep: V1Deployment): string {
-  const labels = dep.spec?.selector?.matchLabels ?? {};
-  const exprs = dep.spec?.selector?.matchExpressions ?? [];
-  const parts = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-  for (const e of exprs) {
-    if (e.operator === 'In') parts.push(`${e.key} in (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${(e.values ?? []).join(',')})`);
-    else if (e.operator === 'Exists') parts.push(e.key);
-    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
-  }
-  return parts.join(',');
-}
-
 export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promise<ClusterState> {
   const ns = plan.namespace;
   if (!(await kube.namespaceExists(ns))) {
@@ -90,7 +78,7 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     );
   }
 
-  const selector = matchLabelsSelector(dep);
+  const selector = podSelector(dep);
   const [replicaSets, pods] = await Promise.all([
     kube.listReplicaSets(ns, selector),
     kube.listPods(ns, selector),

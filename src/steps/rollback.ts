@@ -1,10 +1,11 @@
 // The one place that puts things back: rollout undo (or helm rollback) to the recorded revision, ConfigMaps
 // restored from their snapshots, deployment fields and annotations restored, then wait for the old version.
-import type { Kube } from '../cluster/kube.ts';
+import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import { KubeError, type Kube } from '../cluster/kube.ts';
 import { waitForRollout } from '../cluster/rollout-watcher.ts';
 import type { JournalData } from '../engine/journal.ts';
 import type { Reporter } from '../report/reporter.ts';
-import { runTool } from '../tools/exec.ts';
+import { formatCommand, runTool } from '../tools/exec.ts';
 
 export interface RollbackDeps {
   readonly kube: Kube;
@@ -26,25 +27,117 @@ export interface RollbackResult {
   readonly manual: string[];
 }
 
+/** Quotes live values (names, JSON) for a command a person copies into a shell. */
+const sh = (file: string, ...args: string[]): string => formatCommand(file, args);
+
 export function manualRollbackCommands(j: JournalData, mode: RollbackDeps['mode']): string[] {
   const cmds: string[] = [];
-  if (mode === 'helm-rollback' && j.release && j.previousReleaseRevision !== undefined) {
-    cmds.push(`helm rollback ${j.release} ${j.previousReleaseRevision} -n ${j.namespace} --wait`);
-  } else if (j.templateChanged && j.previousRevision) {
+  const ns = j.namespace;
+  for (const cm of j.configMaps) {
+    const name = cm.metadata?.name ?? '';
+    const restore = configMapRestorePatch(cm, j.configMapWrites[name]);
     cmds.push(
-      `kubectl rollout undo deployment/${j.deployment} -n ${j.namespace} --to-revision=${j.previousRevision}`,
+      sh(
+        'kubectl',
+        'patch',
+        'configmap',
+        name,
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ data: restore }),
+      ),
     );
   }
-  for (const cm of j.configMaps) {
-    const data = JSON.stringify({ data: cm.data ?? {} });
+  if (mode === 'helm-rollback' && j.release && j.previousReleaseRevision !== undefined) {
+    cmds.push(sh('helm', 'rollback', j.release, String(j.previousReleaseRevision), '-n', ns, '--wait'));
+  } else if (j.templateChanged && j.previousRevision) {
     cmds.push(
-      `kubectl patch configmap ${cm.metadata?.name ?? ''} -n ${j.namespace} --type=merge -p '${data}'  # and remove keys added since`,
+      sh(
+        'kubectl',
+        'rollout',
+        'undo',
+        `deployment/${j.deployment}`,
+        '-n',
+        ns,
+        `--to-revision=${j.previousRevision}`,
+      ),
     );
   }
   if (j.replicas !== undefined)
-    cmds.push(`kubectl scale deployment/${j.deployment} -n ${j.namespace} --replicas=${j.replicas}`);
-  cmds.push(`kubectl rollout status deployment/${j.deployment} -n ${j.namespace}`);
+    cmds.push(sh('kubectl', 'scale', `deployment/${j.deployment}`, '-n', ns, `--replicas=${j.replicas}`));
+  cmds.push(sh('kubectl', 'rollout', 'status', `deployment/${j.deployment}`, '-n', ns));
   return cmds;
+}
+
+/**
+ * The data keys that put a ConfigMap back as its snapshot had them (null removes a key added since). With the
+ * keys this run wrote known, only those; without (a chart rendered the change), every key that differs.
+ */
+export function configMapRestorePatch(
+  snapshot: V1ConfigMap,
+  written: Readonly<Record<string, string | null>> | undefined,
+  current?: V1ConfigMap,
+): Record<string, string | null> {
+  const before = snapshot.data ?? {};
+  const now = current ? (current.data ?? {}) : undefined;
+  const patch: Record<string, string | null> = {};
+  const keys = written
+    ? Object.keys(written)
+    : [...new Set([...Object.keys(before), ...Object.keys(now ?? {})])];
+  for (const k of keys) {
+    const want = before[k] ?? null;
+    if (now && (now[k] ?? null) === want) continue;
+    patch[k] = want;
+  }
+  return patch;
+}
+
+/** Keys someone else changed after this run wrote them: restoring those would overwrite their edit. */
+export function configMapConflicts(
+  snapshot: V1ConfigMap,
+  written: Readonly<Record<string, string | null>> | undefined,
+  current: V1ConfigMap,
+): string[] {
+  if (!written) return [];
+  const before = snapshot.data ?? {};
+  const now = current.data ?? {};
+  const out: string[] = [];
+  for (const [k, ours] of Object.entries(written)) {
+    const cur = now[k] ?? null;
+    if (cur === (before[k] ?? null) || cur === ours) continue;
+    out.push(`${k} (this run wrote ${JSON.stringify(ours)}, it now holds ${JSON.stringify(cur)})`);
+  }
+  return out;
+}
+
+export type UndoDecision =
+  | { readonly kind: 'undo' }
+  | { readonly kind: 'already'; readonly why: string }
+  | { readonly kind: 'refuse'; readonly why: string };
+
+const containerImage = (d: V1Deployment, container: string): string | undefined =>
+  d.spec?.template?.spec?.containers?.find((c) => c.name === container)?.image;
+
+/**
+ * Whether `rollout undo` may run: only over this run's own change. The generation tells that the spec is as
+ * this run left it (also when the tag did not change, with `force`); an image already back at the previous
+ * one means an earlier attempt undid it (undo renumbers revisions, so a second --to-revision would fail).
+ */
+export function undoDecision(j: JournalData, current: V1Deployment | undefined): UndoDecision {
+  if (!current) return { kind: 'refuse', why: `Deployment ${j.namespace}/${j.deployment} no longer exists` };
+  const image = containerImage(current, j.container);
+  const generation = current.metadata?.generation;
+  if (j.knownGeneration !== undefined && generation === j.knownGeneration) return { kind: 'undo' };
+  if (j.previousImage && image === j.previousImage) {
+    return { kind: 'already', why: `the Deployment already runs ${image} again: no undo needed` };
+  }
+  if (j.knownGeneration === undefined && image === j.targetImage) return { kind: 'undo' };
+  return {
+    kind: 'refuse',
+    why: `the Deployment was changed by someone else after this run's change (generation ${String(generation)}, this run left ${String(j.knownGeneration ?? '?')}; image ${image ?? '?'}): not undone, to keep their change`,
+  };
 }
 
 export async function rollback(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
@@ -61,6 +154,14 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
       );
     }
   };
+
+  // ConfigMaps first: old pods started by the undo must never read this run's UPGRADE_DB=true.
+  for (const cm of j.configMaps) {
+    const name = cm.metadata?.name ?? '';
+    await attempt(`restoring ConfigMap ${name}`, () =>
+      restoreConfigMap(deps.kube, cm, j.configMapWrites[name], deps.detail),
+    );
+  }
 
   if (j.templateChanged) {
     if (deps.mode === 'helm-rollback' && j.release && j.previousReleaseRevision !== undefined) {
@@ -85,14 +186,12 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
     } else if (j.previousRevision) {
       await attempt(`kubectl rollout undo --to-revision=${j.previousRevision}`, async () => {
         const kubectl = await deps.kubectl();
-        // An earlier attempt (the main step, before the runner killed it) may have undone it already; the
-        // undo then renumbered revision N, so a second --to-revision=N would fail. The image tells.
-        const current = await deps.kube.getDeployment(ns, j.deployment);
-        const image = current?.spec?.template?.spec?.containers?.find((c) => c.name === j.container)?.image;
-        if (j.previousImage && image === j.previousImage) {
-          deps.detail(`the Deployment already runs ${image} again: no undo needed`);
+        const decision = undoDecision(j, await deps.kube.getDeployment(ns, j.deployment));
+        if (decision.kind === 'already') {
+          deps.detail(decision.why);
           return;
         }
+        if (decision.kind === 'refuse') throw new Error(decision.why);
         await runTool(
           deps.reporter,
           kubectl,
@@ -101,6 +200,7 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
             deps.kubeconfigFile,
             '--namespace',
             ns,
+            '--request-timeout=60s',
             'rollout',
             'undo',
             `deployment/${j.deployment}`,
@@ -111,13 +211,6 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
         deps.detail(`rollout undo to revision ${j.previousRevision}`);
       });
     }
-  }
-
-  for (const cm of j.configMaps) {
-    await attempt(`restoring ConfigMap ${cm.metadata?.name ?? ''}`, async () => {
-      await deps.kube.restoreConfigMap(cm);
-      deps.detail(`ConfigMap ${cm.metadata?.name ?? ''} restored from its snapshot`);
-    });
   }
 
   const fields = Object.entries(j.deploymentFields);
@@ -155,4 +248,41 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
   }
   const ok = problems.length === 0;
   return { ok, problems, manual: ok ? [] : manualRollbackCommands(j, deps.mode) };
+}
+
+/** Puts back the keys a run changed, refusing keys someone else has changed since (their edit wins). */
+async function restoreConfigMap(
+  kube: Kube,
+  snapshot: V1ConfigMap,
+  written: Readonly<Record<string, string | null>> | undefined,
+  detail: (t: string) => void,
+): Promise<void> {
+  const ns = snapshot.metadata?.namespace ?? '';
+  const name = snapshot.metadata?.name ?? '';
+  // A concurrent writer makes the precondition fail: read again and decide again (bounded).
+  for (let attempt = 1; ; attempt++) {
+    const current = await kube.getConfigMap(ns, name);
+    if (!current)
+      throw new Error(
+        `ConfigMap ${name} was deleted after this run changed it; recreate it from the snapshot in the journal`,
+      );
+    const conflicts = configMapConflicts(snapshot, written, current);
+    if (conflicts.length > 0) {
+      throw new Error(
+        `ConfigMap ${name}: changed by someone else since this run wrote it, left as they set it: ${conflicts.join('; ')}`,
+      );
+    }
+    const patch = configMapRestorePatch(snapshot, written, current);
+    if (Object.keys(patch).length === 0) {
+      detail(`ConfigMap ${name} already as before the run`);
+      return;
+    }
+    try {
+      await kube.patchConfigMapData(ns, name, patch, current.metadata?.resourceVersion);
+      detail(`ConfigMap ${name} restored: ${Object.keys(patch).join(', ')}`);
+      return;
+    } catch (err) {
+      if (!(err instanceof KubeError && err.status === 409) || attempt >= 3) throw err;
+    }
+  }
 }
