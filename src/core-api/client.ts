@@ -7,7 +7,14 @@
 // password: all of them are registered with the reporter and scrubbed from every text the client builds.
 import type { Reporter } from '../report/reporter.ts';
 import { MdCoreApiError, type MdCoreErrorKind } from './errors.ts';
-import type { EngineStatus, ImportResult, LicenseInfo, ReadyzResult, VersionInfo } from './types.ts';
+import type {
+  EngineStatus,
+  ImportResult,
+  LicenseInfo,
+  ReadyzResult,
+  ScanReport,
+  VersionInfo,
+} from './types.ts';
 
 export { MdCoreApiError, type MdCoreErrorKind } from './errors.ts';
 export * from './types.ts';
@@ -234,6 +241,43 @@ export class MdCoreClient {
       throw this.protocolError('GET', '/admin/license', 'days_left is not a number');
     }
     return body as LicenseInfo;
+  }
+
+  /**
+   * POST /file: submits bytes for an asynchronous scan and returns the data_id to ask about. Sent once (a
+   * repeated submission would start a second scan).
+   */
+  async submitFile(bytes: Buffer, filename: string, options: CallOptions = {}): Promise<string> {
+    if (bytes.length === 0) throw this.localError('POST', '/file', 'refuses to submit an empty file');
+    const answer = await this.send({
+      method: 'POST',
+      path: '/file',
+      auth: 'optional',
+      headers: { 'content-type': 'application/octet-stream', filename },
+      body: new Uint8Array(bytes),
+      idempotent: false,
+      accept: [200],
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    });
+    const parsed = parseJson(answer.body);
+    const dataId = isRecord(parsed) ? parsed['data_id'] : undefined;
+    if (typeof dataId !== 'string' || dataId === '') {
+      throw this.protocolError('POST', '/file', 'the answer has no data_id');
+    }
+    return dataId;
+  }
+
+  /** GET /file/{data_id}: the scan report so far (scan_results.progress_percentage reaches 100 when done). */
+  async scanReport(dataId: string): Promise<ScanReport> {
+    if (dataId === '') throw this.localError('GET', '/file/{data_id}', 'needs a data_id');
+    const path = `/file/${encodeURIComponent(dataId)}`;
+    const body = await this.getJson(path, 'optional');
+    if (!isRecord(body)) throw this.protocolError('GET', path, 'the answer is not an object');
+    const results = body['scan_results'];
+    if (results !== undefined && !isRecord(results)) {
+      throw this.protocolError('GET', path, 'scan_results is not an object');
+    }
+    return body as ScanReport;
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -68,3 +68,28 @@ export interface ImportResult {
   /** The product's `result` text on 200, e.g. "Successfully imported". */
   result?: string;
 }
+
+/** `scan_all_result_i` codes the action tells apart (the product defines more; see its API reference). */
+export const SCAN_RESULT = { clean: 0, infected: 1, inProgress: 255 } as const;
+
+/** GET /file/{data_id}: the parts of the analysis report the smoke scan reads. */
+export interface ScanReport {
+  data_id?: string;
+  process_info?: {
+    progress_percentage?: number;
+    /** e.g. "Allowed" or "Blocked". */
+    result?: string;
+    blocked_reason?: string;
+    [field: string]: unknown;
+  };
+  scan_results?: {
+    /** 100 when the scan is finished. */
+    progress_percentage?: number;
+    /** The overall verdict code: 0 no threat, 1 infected, 255 in progress, others see the API reference. */
+    scan_all_result_i?: number;
+    /** The same verdict as text, e.g. "No Threat Detected" or "Infected". */
+    scan_all_result_a?: string;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}

@@ -323,6 +323,7 @@ export const INPUT_SPECS = {
   verify: { default: 'fail', accepted: 'fail, warn or off', check: oneOf(['fail', 'warn', 'off'] as const) },
   'verify-engines': { default: 'false', accepted: 'true or false', check: bool },
   'verify-license': { default: 'false', accepted: 'true or false', check: bool },
+  'verify-scan': { default: 'false', accepted: 'true or false', check: bool },
   'export-dir': { default: '', accepted: 'a directory path', check: optional(noControl('directory path')) },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
@@ -470,6 +471,7 @@ export function parseInputs(raw: RawInputs): ParseResult {
     verify: v.verify,
     verifyEngines: v['verify-engines'],
     verifyLicense: v['verify-license'],
+    verifyScan: v['verify-scan'],
     exportDir: v['export-dir'],
   });
   return { ok: true, plan };

@@ -55,6 +55,8 @@ export interface Plan {
   readonly verify: 'fail' | 'warn' | 'off';
   readonly verifyEngines: boolean;
   readonly verifyLicense: boolean;
+  /** Also scan the EICAR test file and a clean file, expecting infected and clean verdicts. */
+  readonly verifyScan: boolean;
   /** Where the configuration export is written (export-import); default the runner's temp directory. */
   readonly exportDir: string | undefined;
 }

@@ -1,25 +1,37 @@
-// MD Core's REST API around the upgrade: export the configuration before (export-import), import it after,
-// and verify that the new version really serves (readyz, version, optionally engines and license).
+// MD Core's REST API around the upgrade: check it answers before anything changes, export the configuration
+// before (export-import), import it after, and verify that the new version really serves (readyz, version,
+// optionally engines, license and a smoke scan).
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MdCoreApiError, MdCoreClient } from '../core-api/client.ts';
+import { MdCoreApiError, MdCoreClient, SCAN_RESULT, type ScanReport } from '../core-api/client.ts';
+import { cleanTestFile, eicarTestFile } from '../core-api/smoke-files.ts';
 import type { RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
+import type { Plan } from '../plan/plan.ts';
 
 export interface ApiSession {
   readonly client: MdCoreClient;
   close(): Promise<void>;
 }
 
-/** A client authenticated with the api-key input, else Secret mdcore-api-key, else a session from mdcore-cred. */
+/**
+ * A client authenticated with the api-key input, else Secret mdcore-api-key, else a session from mdcore-cred.
+ * Before that, /readyz and /version must answer: an API that cannot be reached now would fail the
+ * verification after the change (and roll it back), so the run stops while nothing has changed.
+ */
 export async function openApi(
   ctx: Pick<RunContext, 'plan' | 'kube' | 'reporter' | 'signal'>,
   step: StepHandle,
 ): Promise<ApiSession> {
   const { plan, kube, reporter } = ctx;
   if (!plan.apiUrl) throw new Error("the REST API is needed but 'api-url' is not set");
+  await checkApiBeforeChange(
+    new MdCoreClient({ baseUrl: plan.apiUrl, reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) }),
+    plan,
+    step,
+  );
   let apiKey = plan.apiKey;
   let source = "the 'api-key' input";
   if (!apiKey) {
@@ -46,6 +58,48 @@ export async function openApi(
   await client.login(user, password);
   step.detail(`REST API ${plan.apiUrl}, session for user from Secret mdcore-cred`);
   return { client, close: () => client.logout().catch(() => undefined) };
+}
+
+/**
+ * GET /readyz and GET /version before any change. Unreachable, or not healthy (without `force`), refuses the
+ * run unless the API is optional for it (verify off and no export); then the problem is only a warning.
+ */
+export async function checkApiBeforeChange(
+  client: Pick<MdCoreClient, 'readyz' | 'version' | 'baseUrl'>,
+  plan: Pick<Plan, 'verify' | 'strategy' | 'force'>,
+  step: StepHandle,
+): Promise<void> {
+  const needed = plan.strategy === 'export-import' || plan.verify !== 'off';
+  const refuse = (problem: string, next: string): void => {
+    const text = `MD Core's REST API at ${client.baseUrl} ${problem}`;
+    if (!needed) return step.warn(`${text}; continuing because 'verify' is off`);
+    throw new Error(
+      `${text}, so the run stopped before changing anything: nothing in the cluster was changed. ${next}`,
+    );
+  };
+  const unreachable =
+    "Check that 'api-url' is reachable from the runner (a cluster-internal address needs a runner inside the cluster or a port-forward), or set 'verify: off' to upgrade without the API checks.";
+  let ready;
+  try {
+    ready = await client.readyz();
+  } catch (err) {
+    return refuse(`cannot be reached: ${describeApiError(err)}`, unreachable);
+  }
+  if (!ready.ok) {
+    const text = `reports MD Core not healthy (/readyz answered ${ready.status})`;
+    if (plan.force) step.warn(`${text}; continuing because 'force' is true`);
+    else
+      return refuse(
+        text,
+        "Fix MD Core first (see /readyz?verbose=true), or set 'force: true' to upgrade an unhealthy installation.",
+      );
+  } else step.detail(`/readyz before the upgrade: ${ready.status}`);
+  try {
+    const v = await client.version();
+    step.detail(`/version before the upgrade: ${v.product_id ?? 'MetaDefender Core'} ${v.version}`);
+  } catch (err) {
+    refuse(`did not report its version: ${describeApiError(err)}`, unreachable);
+  }
 }
 
 export interface ExportRecord {
@@ -171,6 +225,9 @@ export async function verifyServing(ctx: RunContext, api: ApiSession, step: Step
       problems.push(`/stat/engines failed: ${describeApiError(err)}`);
     }
   }
+  if (plan.verifyScan) {
+    problems.push(...(await smokeScan(api.client, step, { signal: ctx.signal })));
+  }
   if (plan.verifyLicense) {
     try {
       const lic = await api.client.license();
@@ -181,4 +238,120 @@ export async function verifyServing(ctx: RunContext, api: ApiSession, step: Step
     }
   }
   return problems;
+}
+
+export interface SmokeScanOptions {
+  /** Pause between two GET /file/{data_id} rounds. */
+  pollIntervalMs?: number;
+  /** At most this many rounds. */
+  maxPolls?: number;
+  /** And at most this long from the first submission. */
+  maxWaitMs?: number;
+  signal?: AbortSignal | undefined;
+  now?: () => number;
+}
+
+export const SMOKE_SCAN_DEFAULTS = { pollIntervalMs: 2_000, maxPolls: 90, maxWaitMs: 180_000 } as const;
+
+interface Sample {
+  readonly label: string;
+  readonly filename: string;
+  readonly bytes: Buffer;
+  readonly expect: number;
+  readonly expectText: string;
+  dataId?: string;
+  report?: ScanReport;
+}
+
+const finished = (r: ScanReport | undefined): boolean =>
+  r?.scan_results?.progress_percentage === 100 && r.scan_results.scan_all_result_i !== SCAN_RESULT.inProgress;
+
+function verdictOf(r: ScanReport | undefined): string {
+  const res = r?.scan_results;
+  return `${res?.scan_all_result_a ?? 'no verdict'} (scan_all_result_i ${res?.scan_all_result_i ?? '?'})`;
+}
+
+/**
+ * Submits the EICAR test file and a clean file through POST /file and asks GET /file/{data_id} until both
+ * scans finish (bounded in rounds and in time). Returns the problems found: a failed submission or report, a
+ * scan that did not finish, EICAR not reported infected, the clean file not reported clean.
+ */
+export async function smokeScan(
+  client: Pick<MdCoreClient, 'submitFile' | 'scanReport'>,
+  step: StepHandle,
+  options: SmokeScanOptions = {},
+): Promise<string[]> {
+  const interval = options.pollIntervalMs ?? SMOKE_SCAN_DEFAULTS.pollIntervalMs;
+  const maxPolls = options.maxPolls ?? SMOKE_SCAN_DEFAULTS.maxPolls;
+  const maxWait = options.maxWaitMs ?? SMOKE_SCAN_DEFAULTS.maxWaitMs;
+  const now = options.now ?? Date.now;
+  const stamp = new Date(now()).toISOString();
+  const samples: Sample[] = [
+    {
+      label: 'the EICAR test file',
+      filename: 'eicar-smoke-test.com',
+      bytes: eicarTestFile(),
+      expect: SCAN_RESULT.infected,
+      expectText: 'Infected',
+    },
+    {
+      label: 'the clean test file',
+      filename: 'clean-smoke-test.txt',
+      bytes: cleanTestFile(stamp),
+      expect: SCAN_RESULT.clean,
+      expectText: 'No Threat Detected',
+    },
+  ];
+  const problems: string[] = [];
+  const started = now();
+  for (const s of samples) {
+    try {
+      s.dataId = await client.submitFile(s.bytes, s.filename);
+    } catch (err) {
+      problems.push(`smoke scan: submitting ${s.label} failed: ${describeApiError(err)}`);
+    }
+  }
+  const pending = (): Sample[] => samples.filter((s) => s.dataId !== undefined && !finished(s.report));
+  for (let round = 1; round <= maxPolls && pending().length > 0; round++) {
+    for (const s of pending()) {
+      try {
+        s.report = await client.scanReport(s.dataId ?? '');
+      } catch (err) {
+        problems.push(`smoke scan: reading the result of ${s.label} failed: ${describeApiError(err)}`);
+        s.dataId = undefined;
+      }
+    }
+    if (pending().length === 0 || options.signal?.aborted) break;
+    if (round === maxPolls || now() - started + interval > maxWait) break;
+    await pause(interval, options.signal);
+  }
+  const seconds = Math.round((now() - started) / 1000);
+  for (const s of samples) {
+    if (s.dataId === undefined) continue;
+    if (!finished(s.report)) {
+      problems.push(
+        `smoke scan: ${s.label} (data_id ${s.dataId}) was not finished after ${seconds} s (progress ${s.report?.scan_results?.progress_percentage ?? 0} %)`,
+      );
+    } else if (s.report?.scan_results?.scan_all_result_i !== s.expect) {
+      problems.push(
+        `smoke scan: ${s.label} came back ${verdictOf(s.report)}, expected ${s.expectText} (${s.expect}): the engines may not be loaded or up to date`,
+      );
+    } else {
+      step.detail(`smoke scan: ${s.label} is ${verdictOf(s.report)}, as expected`);
+    }
+  }
+  return problems;
+}
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,8 +1,9 @@
 // A stand-in for MetaDefender Core's REST API (as the Core 5.6.1 OpenAPI spec describes it) for tests: the real
 // image cannot run here. Listens on 127.0.0.1 on a random port; the test that starts it must close() it.
 //
-// Answers /login, /logout, /readyz, /version, /admin/export/v2, /admin/import/v2, /stat/engines and
-// /admin/license. Everything it answers is mutable through `state` (the knobs), and every request it receives
+// Answers /login, /logout, /readyz, /version, /admin/export/v2, /admin/import/v2, /stat/engines,
+// /admin/license, POST /file and GET /file/{data_id} (a scan: the EICAR test file is infected, anything else
+// clean, after `scanPolls` answers in progress). Everything it answers is mutable through `state` (the knobs), and every request it receives
 // is kept in `requests` with its headers, body bytes and the answer it got, so tests can assert what arrived.
 //
 // Choices where the spec is silent (kept in one place so they are easy to revisit):
@@ -13,12 +14,23 @@
 // - GET /readyz answers 503 with no content (the spec declares none); 200 with {} unless ?verbose=true, then
 //   with the detailed readyz object.
 // - 304 from import carries no content (HTTP forbids it, whatever the spec's schema says).
+// - GET /file/{data_id} of an unknown id: 404 {"err":"Not found"} (the spec declares only 200 and 500).
+// - POST /file with an apikey header that is not a valid key or session: 403 (the spec's Error403); without one,
+//   the scan is accepted (the key is optional there). A `callbackurl` that is not an http(s) URL: 400.
 // - The export archive is the stand-in's own format (AES-256-GCM over the configuration JSON, key derived from
 //   the export password), so an import with the wrong password or of foreign bytes fails with 400 as Core
 //   would; the stand-in can import archives made by another stand-in instance (e.g. before an "upgrade").
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scryptSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  randomBytes,
+  randomUUID,
+  scryptSync,
+} from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { isEicarTestFile } from '../../src/core-api/smoke-files.ts';
 
 export interface StandinEngine {
   eng_id: string;
@@ -71,6 +83,15 @@ export interface StandinFault {
   headers?: Record<string, string>;
 }
 
+/** One submission to POST /file. */
+export interface StandinScan {
+  dataId: string;
+  filename: string | undefined;
+  bytes: Buffer;
+  /** GET /file/{data_id} answers so far. */
+  polls: number;
+}
+
 /** The knobs. Tests may change any of them between (or during) requests. */
 export interface StandinState {
   /** The admin API key (Secret mdcore-api-key). */
@@ -95,6 +116,14 @@ export interface StandinState {
   faults: StandinFault[];
   /** Number of imports that replaced `config`. */
   importsApplied: number;
+  /** Submissions by data_id. */
+  scans: Map<string, StandinScan>;
+  /** How many GET /file/{data_id} answers say "in progress" before the verdict. */
+  scanPolls: number;
+  /** When set, every finished scan reports this scan_all_result_i (e.g. 0 to model engines that miss EICAR). */
+  scanVerdict: number | null;
+  /** POST /file answers 503 (scan queue full). */
+  scanQueueFull: boolean;
 }
 
 export interface StandinOptions {
@@ -112,6 +141,8 @@ export interface StandinOptions {
   exportFailure?: { status: number; err: string } | null;
   importAnswer?: StandinImportAnswer;
   faults?: StandinFault[];
+  scanPolls?: number;
+  scanVerdict?: number | null;
   /** Request bodies above this are refused with 413; default 64 MiB. */
   maxBodyBytes?: number;
 }
@@ -171,7 +202,17 @@ const KNOWN_PATHS = new Set([
   '/admin/import/v2',
   '/stat/engines',
   '/admin/license',
+  '/file',
 ]);
+/** scan_all_result_i -> scan_all_result_a for the verdicts the stand-in gives. */
+const VERDICT_TEXT: Record<number, string> = {
+  0: 'No Threat Detected',
+  1: 'Infected',
+  2: 'Suspicious',
+  3: 'Failed',
+  10: 'Not Scanned',
+  255: 'In Progress',
+};
 const MAX_FAULT_DELAY_MS = 60_000;
 const ARCHIVE_MAGIC = Buffer.from('MDCORE-STANDIN-ARCHIVE-1\n', 'utf8');
 
@@ -205,6 +246,10 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     importAnswer: options.importAnswer ?? 'auto',
     faults: [...(options.faults ?? [])],
     importsApplied: 0,
+    scans: new Map(),
+    scanPolls: options.scanPolls ?? 1,
+    scanVerdict: options.scanVerdict ?? null,
+    scanQueueFull: false,
   };
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
   const requests: RecordedRequest[] = [];
@@ -324,7 +369,10 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
       case 'GET /admin/license':
         if (!authorizedHeaders(rec.headers)) return json(res, 403, { err: 'Access denied' }, rec);
         return json(res, 200, state.license, rec);
+      case 'POST /file':
+        return submitFile(rec, res);
       default:
+        if (method === 'GET' && /^\/file\/[^/]+$/.test(rec.path)) return fileResult(rec, res);
         if (KNOWN_PATHS.has(rec.path)) return json(res, 405, { err: 'Method not allowed' }, rec);
         return json(res, 404, { err: 'Not found' }, rec);
     }
@@ -416,6 +464,79 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     state.config = decoded.config;
     state.importsApplied++;
     json(res, 200, { result: 'Successfully imported' }, rec);
+  }
+
+  function submitFile(rec: RecordedRequest, res: ServerResponse): void {
+    if (rec.headers['apikey'] !== undefined && !authorizedHeaders(rec.headers)) {
+      return json(res, 403, { err: 'Access denied' }, rec);
+    }
+    const callback = rec.headers['callbackurl'];
+    if (typeof callback === 'string' && !/^https?:\/\/[^\s/]+/.test(callback)) {
+      return json(res, 400, { err: 'The callback URL is not valid' }, rec);
+    }
+    if (rec.headers['content-length'] === undefined) {
+      return json(res, 411, { err: 'The Content-Length header is missing' }, rec);
+    }
+    if (rec.body.length === 0) return json(res, 422, { err: 'The file is empty' }, rec);
+    if (state.scanQueueFull) return json(res, 503, { err: 'The scan queue is full' }, rec);
+    const dataId = randomBytes(16).toString('hex');
+    const filename = rec.headers['filename'];
+    state.scans.set(dataId, {
+      dataId,
+      filename: typeof filename === 'string' ? filename : undefined,
+      bytes: rec.body,
+      polls: 0,
+    });
+    json(res, 200, { data_id: dataId }, rec);
+  }
+
+  function fileResult(rec: RecordedRequest, res: ServerResponse): void {
+    const dataId = decodeURIComponent(rec.path.slice('/file/'.length));
+    const scan = state.scans.get(dataId);
+    if (!scan) return json(res, 404, { err: 'Not found' }, rec);
+    scan.polls++;
+    const done = scan.polls > state.scanPolls;
+    const verdict = !done ? 255 : (state.scanVerdict ?? (isEicarTestFile(scan.bytes) ? 1 : 0));
+    const progress = done ? 100 : Math.min(99, Math.round((scan.polls / (state.scanPolls + 1)) * 100));
+    const infected = verdict === 1;
+    json(
+      res,
+      200,
+      {
+        data_id: dataId,
+        file_info: {
+          display_name: scan.filename ?? dataId,
+          file_size: scan.bytes.length,
+          sha256: createHash('sha256').update(scan.bytes).digest('hex'),
+        },
+        process_info: {
+          progress_percentage: progress,
+          result: !done ? 'Processing' : infected ? 'Blocked' : 'Allowed',
+          ...(done && infected ? { blocked_reason: 'Infected' } : {}),
+          profile: 'File process',
+        },
+        scan_results: {
+          data_id: dataId,
+          progress_percentage: progress,
+          scan_all_result_i: verdict,
+          scan_all_result_a: VERDICT_TEXT[verdict] ?? 'Failed',
+          total_avs: 1,
+          ...(done
+            ? {
+                scan_details: {
+                  ClamAV: {
+                    eng_id: 'clamav_1_linux',
+                    scan_result_i: verdict,
+                    threat_found: infected ? 'Eicar-Signature' : '',
+                    scan_time: 3,
+                  },
+                },
+              }
+            : {}),
+        },
+      },
+      rec,
+    );
   }
 
   function authorizedHeaders(headers: IncomingHttpHeaders): boolean {

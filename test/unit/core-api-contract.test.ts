@@ -1,12 +1,15 @@
-// Contract tests against OPSWAT's MD Core 5.6.1 OpenAPI spec:
-// (a) every answer of the stand-in, for each implemented path, method and status, matches the spec's response
-//     schema and content type;
-// (b) every request the client sends uses a path + method of the spec, the headers the spec declares, and a body
-//     matching the request schema.
+// Contract tests against the project's own MD Core API contract (test/support/core-api-contract.ts, facts from
+// OPSWAT's Core 5.6.1 API description):
+// (a) every answer of the stand-in, for each implemented path, method and status, keeps to the contract's
+//     content type and schema;
+// (b) every request the client sends uses an endpoint of the contract, only the headers it defines, and a body
+//     matching its schema.
 import { afterEach, describe, expect, it } from 'vitest';
 import { MdCoreClient } from '../../src/core-api/client.ts';
+import { cleanTestFile, eicarTestFile } from '../../src/core-api/smoke-files.ts';
 import { ENGINE_STATES } from '../../src/core-api/types.ts';
-import { OpenApiContract } from '../support/openapi-contract.ts';
+import { CoreApiContract } from '../support/contract-check.ts';
+import { ENGINE_STATE_VALUES } from '../support/core-api-contract.ts';
 import { startStandin, type Standin, type StandinState } from '../support/mdcore-standin.ts';
 import { RecordingReporter } from '../support/recording-reporter.ts';
 
@@ -19,13 +22,15 @@ const IMPLEMENTED: readonly [string, string][] = [
   ['POST', '/admin/import/v2'],
   ['GET', '/stat/engines'],
   ['GET', '/admin/license'],
+  ['POST', '/file'],
+  ['GET', '/file/{data_id}'],
 ];
 
 const USER = 'admin';
 const PASSWORD = 'contract-user-password';
 const EXPORT_PASSWORD = 'contract-export-password';
 
-const contract = new OpenApiContract();
+const contract = new CoreApiContract();
 let standin: Standin | undefined;
 
 afterEach(async () => {
@@ -44,20 +49,48 @@ interface Send {
   query?: string;
   headers?: Record<string, string>;
   body?: Buffer | string;
+  /** Send the body as a stream: chunked, without Content-Length. */
+  chunked?: boolean;
+}
+
+function bodyOf(req: Send): RequestInit {
+  if (req.body === undefined) return {};
+  const bytes = typeof req.body === 'string' ? Buffer.from(req.body) : req.body;
+  if (!req.chunked) return { body: new Uint8Array(bytes) };
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(bytes));
+      c.close();
+    },
+  });
+  return { body: stream, duplex: 'half' } as RequestInit;
 }
 
 async function send(s: Standin, req: Send): Promise<number> {
   const res = await fetch(`${s.url}${req.path}${req.query ?? ''}`, {
     method: req.method,
     ...(req.headers ? { headers: req.headers } : {}),
-    ...(req.body !== undefined
-      ? { body: typeof req.body === 'string' ? req.body : new Uint8Array(req.body) }
-      : {}),
+    ...bodyOf(req),
     signal: AbortSignal.timeout(5_000),
   });
   await res.arrayBuffer();
   return res.status;
 }
+
+/** Submits bytes and returns the data_id (requests cleared afterwards). */
+async function submitted(s: Standin, bytes: Buffer): Promise<string> {
+  const res = await fetch(`${s.url}/file`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', filename: 'sample.bin' },
+    body: new Uint8Array(bytes),
+    signal: AbortSignal.timeout(5_000),
+  });
+  const { data_id } = (await res.json()) as { data_id: string };
+  s.requests.length = 0;
+  return data_id;
+}
+
+const octet = { 'content-type': 'application/octet-stream' };
 
 async function session(s: Standin): Promise<string> {
   const res = await fetch(`${s.url}/login`, {
@@ -291,18 +324,117 @@ const CASES: Case[] = [
     status: 403,
     make: () => ({ method: 'GET', path: '/admin/license', headers: { apikey: 'wrong-key' } }),
   },
+  {
+    name: 'scan submission',
+    status: 200,
+    make: () => ({
+      method: 'POST',
+      path: '/file',
+      headers: { ...octet, filename: 'clean.txt' },
+      body: cleanTestFile('contract'),
+    }),
+  },
+  {
+    name: 'scan submission with a valid key and a callback URL',
+    status: 200,
+    make: (s) => ({
+      method: 'POST',
+      path: '/file',
+      headers: { ...octet, ...key(s), callbackurl: 'http://127.0.0.1:9/done' },
+      body: eicarTestFile(),
+    }),
+  },
+  {
+    name: 'scan submission with an invalid callback URL',
+    status: 400,
+    make: () => ({
+      method: 'POST',
+      path: '/file',
+      headers: { ...octet, callbackurl: 'not a url' },
+      body: cleanTestFile('contract'),
+    }),
+  },
+  {
+    name: 'scan submission with a wrong key',
+    status: 403,
+    make: () => ({
+      method: 'POST',
+      path: '/file',
+      headers: { ...octet, apikey: 'wrong-key' },
+      body: cleanTestFile('contract'),
+    }),
+  },
+  {
+    name: 'scan submission without Content-Length (chunked)',
+    status: 411,
+    make: () => ({
+      method: 'POST',
+      path: '/file',
+      headers: octet,
+      body: cleanTestFile('contract'),
+      chunked: true,
+    }),
+  },
+  {
+    name: 'scan submission of an empty file',
+    status: 422,
+    make: () => ({ method: 'POST', path: '/file', headers: octet, body: '' }),
+  },
+  {
+    name: 'scan submission with a full queue',
+    status: 503,
+    make: (_s, state) => {
+      state.scanQueueFull = true;
+      return { method: 'POST', path: '/file', headers: octet, body: cleanTestFile('contract') };
+    },
+  },
+  {
+    name: 'scan report in progress',
+    status: 200,
+    make: async (s, state) => {
+      state.scanPolls = 3;
+      return { method: 'GET', path: `/file/${await submitted(s, eicarTestFile())}` };
+    },
+  },
+  {
+    name: 'scan report: EICAR infected',
+    status: 200,
+    make: async (s, state) => {
+      state.scanPolls = 0;
+      return { method: 'GET', path: `/file/${await submitted(s, eicarTestFile())}`, headers: key(s) };
+    },
+  },
+  {
+    name: 'scan report: clean file, paged',
+    status: 200,
+    make: async (s, state) => {
+      state.scanPolls = 0;
+      return {
+        method: 'GET',
+        path: `/file/${await submitted(s, cleanTestFile('contract'))}`,
+        query: '?first=0&size=50',
+      };
+    },
+  },
   // Internal errors (injected) for every operation that declares a 500.
   ...IMPLEMENTED.filter(([method, path]) => contract.statuses(method, path).includes('500')).map(
-    ([method, path]): Case => ({
-      name: `${method} ${path} internal error`,
+    ([method, template]): Case => ({
+      name: `${method} ${template} internal error`,
       status: 500,
       make: (s, state) => {
+        const path = template.replace('{data_id}', 'a1b2c3');
         state.faults.push({ path, method, status: 500, err: 'Unexpected event on server' });
         return { method, path, headers: key(s) };
       },
     }),
   ),
 ];
+
+/** `METHOD /template STATUS` of a recorded request, as the contract names it. */
+function seenKey(r: { method: string; path: string; response?: { status: number } }): string {
+  const template = contract.endpoint(r.method, r.path)?.path ?? r.path;
+  return `${r.method} ${template} ${r.response?.status}`;
+}
 
 describe('stand-in answers as the spec says', () => {
   it.each(CASES)('$name -> $status', async (c) => {
@@ -330,12 +462,12 @@ describe('stand-in answers as the spec says', () => {
       const req = await c.make(s, s.state);
       s.requests.length = 0;
       await send(s, req);
-      for (const r of s.requests) seen.add(`${r.method} ${r.path} ${r.response?.status}`);
+      for (const r of s.requests) seen.add(seenKey(r));
       await s.close();
       standin = undefined;
     }
     const declared = IMPLEMENTED.flatMap(([m, p]) => contract.statuses(m, p).map((st) => `${m} ${p} ${st}`));
-    expect(declared.length).toBeGreaterThan(20);
+    expect(declared.length).toBeGreaterThan(30);
     expect(declared.filter((d) => !seen.has(d))).toEqual([]);
     expect([...seen].filter((d) => !declared.includes(d))).toEqual([]);
   }, 60_000);
@@ -388,6 +520,30 @@ describe('stand-in answers as the spec says', () => {
     expect(contract.checkResponse('GET', '/nowhere', { status: 200, headers: ct, body: j({}) })).not.toEqual(
       [],
     );
+    // Scans: a submission answer without data_id, an unknown verdict code, a verdict text of the wrong type.
+    expect(
+      contract.checkResponse('POST', '/file', { status: 200, headers: ct, body: j({ id: 'x' }) }),
+    ).not.toEqual([]);
+    expect(
+      contract.checkResponse('GET', '/file/abc', {
+        status: 200,
+        headers: ct,
+        body: j({ scan_results: { scan_all_result_i: 42, progress_percentage: 100 } }),
+      }),
+    ).not.toEqual([]);
+    expect(
+      contract.checkResponse('GET', '/file/abc', {
+        status: 200,
+        headers: ct,
+        body: j({ scan_results: { scan_all_result_a: 1 } }),
+      }),
+    ).not.toEqual([]);
+    expect(contract.checkResponse('GET', '/file/abc', { status: 404, headers: ct, body: j({}) })).not.toEqual(
+      [],
+    );
+    expect(contract.checkResponse('GET', '/file/', { status: 200, headers: ct, body: j({}) })).not.toEqual(
+      [],
+    );
     // ...and accepts unknown extra fields, as newer Core versions add some.
     expect(
       contract.checkResponse('GET', '/version', {
@@ -424,8 +580,19 @@ describe('client requests follow the spec', () => {
     await keyed.version();
     await keyed.exportConfig(EXPORT_PASSWORD);
     await keyed.license();
+    s.state.scanPolls = 1;
+    const infected = await keyed.submitFile(eicarTestFile(), 'eicar.com');
+    expect((await keyed.scanReport(infected)).scan_results?.scan_all_result_i).toBe(255);
+    expect((await keyed.scanReport(infected)).scan_results).toMatchObject({
+      progress_percentage: 100,
+      scan_all_result_i: 1,
+      scan_all_result_a: 'Infected',
+    });
+    const clean = await client.submitFile(cleanTestFile('contract'), 'clean.txt');
+    await client.scanReport(clean);
+    expect((await client.scanReport(clean)).scan_results?.scan_all_result_i).toBe(0);
 
-    const sent = s.requests.map((r) => `${r.method} ${r.path}`);
+    const sent = s.requests.map((r) => `${r.method} ${contract.endpoint(r.method, r.path)?.path ?? r.path}`);
     expect(new Set(sent)).toEqual(new Set(IMPLEMENTED.map(([m, p]) => `${m} ${p}`)));
     for (const r of s.requests) {
       expect(contract.checkRequest(r), `${r.method} ${r.path}`).toEqual([]);
@@ -446,10 +613,37 @@ describe('client requests follow the spec', () => {
     expect(login?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(login!.body.toString('utf8'))).toEqual({ user: USER, password: PASSWORD });
     for (const r of byPath('GET', '/readyz')) expect(r.headers['apikey']).toBeUndefined();
+    for (const r of byPath('POST', '/file')) {
+      expect(r.headers['content-type']).toBe('application/octet-stream');
+      expect(r.headers['content-length']).toBe(String(r.body.length));
+      expect(typeof r.headers['filename']).toBe('string');
+    }
     expect(byPath('GET', '/readyz').map((r) => r.query)).toEqual([{}, { verbose: 'true' }]);
   });
 
+  it("the client's list of engine states is the contract's", () => {
+    expect([...ENGINE_STATES]).toEqual([...ENGINE_STATE_VALUES]);
+  });
+
   it('the request check rejects requests that break the spec', () => {
+    expect(
+      contract.checkRequest({
+        method: 'POST',
+        path: '/file',
+        query: {},
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from('{}'),
+      }),
+    ).not.toEqual([]);
+    expect(
+      contract.checkRequest({
+        method: 'GET',
+        path: '/file/abc',
+        query: { first: 'one' },
+        headers: {},
+        body: Buffer.alloc(0),
+      }),
+    ).not.toEqual([]);
     const base = { query: {}, headers: {}, body: Buffer.alloc(0) };
     const json = { 'content-type': 'application/json' };
     expect(contract.checkRequest({ ...base, method: 'GET', path: '/admin/export/v2' })).not.toEqual([]);
