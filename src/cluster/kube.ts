@@ -43,6 +43,9 @@ export class KubeError extends Error {
 
 type WatchEvent = { type: string; object: Record<string, unknown> };
 
+/** A watch that receives nothing (not even a bookmark) for this long is treated as dead and resumed. */
+export const WATCH_INACTIVITY_MS = 5 * 60_000;
+
 export interface WatchHandle {
   abort(): void;
 }
@@ -349,7 +352,10 @@ export class Kube {
     };
   }
 
-  /** Starts a watch; `done` is called once when it ends (err undefined for a normal close). */
+  /**
+   * Starts a watch; `done` is called once when it ends (err null/undefined for a normal close, a TimeoutError
+   * when nothing arrived for WATCH_INACTIVITY_MS).
+   */
   async watch(
     path: string,
     query: Record<string, string | boolean>,
@@ -357,6 +363,8 @@ export class Kube {
     done: (err: unknown) => void,
   ): Promise<WatchHandle> {
     const w = new this.lib.Watch(this.kc);
+    // The library's 30 s default is shorter than the server's ~60 s bookmark interval: a quiet watch would drop.
+    (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
     const ctl = await w.watch(
       path,
       query,

@@ -1,8 +1,22 @@
 // Waits for a Deployment rollout with watches (Deployment, its ReplicaSets, its pods), not a polling loop.
-// A dropped watch resumes from the last resourceVersion it saw; only an expired one (410) relists.
+// Each watch resumes by itself (resumable-watch.ts); this module keeps the objects, the transient pull problems
+// and the verdict, and ends the wait on a verdict, the timeout, the abort signal or a watch that gave up.
 import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
-import type { Kube, WatchHandle } from './kube.ts';
-import { podStates, rolloutVerdict, type PodState, type RolloutVerdict } from './verdict.ts';
+import type { Kube } from './kube.ts';
+import {
+  startResumableWatch,
+  type ResumePolicy,
+  type ResumableWatch,
+  type WatchKind,
+} from './resumable-watch.ts';
+import {
+  podStates,
+  rolloutVerdict,
+  trackPullProblems,
+  type PodState,
+  type PullProblem,
+  type RolloutVerdict,
+} from './verdict.ts';
 
 export interface WaitOptions {
   readonly namespace: string;
@@ -13,65 +27,87 @@ export interface WaitOptions {
   /** Called when the ready count or the state changes. */
   readonly onProgress?: (verdict: RolloutVerdict, pods: readonly PodState[]) => void;
   readonly signal?: AbortSignal;
-  /** Upper bound on watch restarts, so a flapping connection cannot loop forever. */
-  readonly maxRestarts?: number;
+  /** How long a transient image-pull failure may last before the verdict fails (default 0: at once). */
+  readonly imagePullGraceMs?: number;
+  /** Error bounds and backoff of the watches (defaults in resumable-watch.ts). */
+  readonly watchPolicy?: Partial<ResumePolicy>;
 }
 
 export interface WaitResult {
   readonly verdict: RolloutVerdict;
   readonly pods: readonly PodState[];
   readonly deployment: V1Deployment | undefined;
-  readonly watchRestarts: number;
+  /** Watches resumed after a normal close (server timeout, inactivity): expected on long waits. */
+  readonly watchIdleResumes: number;
+  /** Watches restarted after a real error (API server unreachable, 5xx, ...). */
+  readonly watchErrorRestarts: number;
+  /** Full relists after an expired resourceVersion (410). */
+  readonly watchRelists: number;
   readonly elapsedMs: number;
 }
 
-type Kind = 'deployments' | 'replicasets' | 'pods';
-
-interface Store {
-  rv: string;
-  items: Map<string, Record<string, unknown>>;
-  handle: WatchHandle | undefined;
-}
+const KINDS: readonly WatchKind[] = ['deployments', 'replicasets', 'pods'];
 
 const nameOf = (o: Record<string, unknown>): string =>
   String((o.metadata as { name?: string } | undefined)?.name ?? '');
 
 export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitResult> {
   const started = Date.now();
-  const maxRestarts = options.maxRestarts ?? 100;
-  const stores: Record<Kind, Store> = {
-    deployments: { rv: '', items: new Map(), handle: undefined },
-    replicasets: { rv: '', items: new Map(), handle: undefined },
-    pods: { rv: '', items: new Map(), handle: undefined },
+  const items: Record<WatchKind, Map<string, Record<string, unknown>>> = {
+    deployments: new Map(),
+    replicasets: new Map(),
+    pods: new Map(),
   };
-  const selectors: Record<Kind, { labelSelector?: string; fieldSelector?: string }> = {
+  const selectors: Record<WatchKind, { labelSelector?: string; fieldSelector?: string }> = {
     deployments: { fieldSelector: `metadata.name=${options.deployment}` },
     replicasets: { labelSelector: options.selector },
     pods: { labelSelector: options.selector },
   };
-  const paths: Record<Kind, string> = {
-    deployments: `/apis/apps/v1/namespaces/${options.namespace}/deployments`,
-    replicasets: `/apis/apps/v1/namespaces/${options.namespace}/replicasets`,
-    pods: `/api/v1/namespaces/${options.namespace}/pods`,
-  };
+  const graceMs = options.imagePullGraceMs ?? 0;
 
   return new Promise<WaitResult>((resolve, reject) => {
     let finished = false;
-    let restarts = 0;
+    let listed = false;
     let lastKey = '';
+    let transientPulls: ReadonlyMap<string, PullProblem> = new Map();
+    let recheck: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
+    const watches: ResumableWatch[] = [];
 
     const snapshot = (): { dep: V1Deployment | undefined; rs: V1ReplicaSet[]; pods: V1Pod[] } => ({
-      dep: stores.deployments.items.get(options.deployment) as V1Deployment | undefined,
-      rs: [...stores.replicasets.items.values()] as V1ReplicaSet[],
-      pods: [...stores.pods.items.values()] as V1Pod[],
+      dep: items.deployments.get(options.deployment) as V1Deployment | undefined,
+      rs: [...items.replicasets.values()] as V1ReplicaSet[],
+      pods: [...items.pods.values()] as V1Pod[],
     });
+
+    const verdictNow = (): RolloutVerdict | undefined => {
+      const { dep, rs, pods } = snapshot();
+      if (!dep) return undefined;
+      const now = Date.now();
+      transientPulls = trackPullProblems(
+        transientPulls,
+        podStates({ deployment: dep, replicaSets: rs, pods }),
+        now,
+      );
+      return rolloutVerdict({
+        deployment: dep,
+        replicaSets: rs,
+        pods,
+        now,
+        imagePullGraceMs: graceMs,
+        transientPulls,
+      });
+    };
+
+    const sum = (k: 'idleResumes' | 'errorRestarts' | 'relists'): number =>
+      watches.reduce((n, w) => n + w.counters[k], 0);
 
     const finish = (verdict: RolloutVerdict | undefined, error?: unknown): void => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
+      if (recheck) clearTimeout(recheck.timer);
       options.signal?.removeEventListener('abort', onAbort);
-      for (const s of Object.values(stores)) s.handle?.abort();
+      for (const w of watches) w.stop();
       if (error !== undefined) {
         reject(error instanceof Error ? error : new Error(String(error)));
         return;
@@ -81,108 +117,64 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
         verdict: verdict ?? { state: 'progressing', ready: 0, desired: 0, message: 'unknown' },
         pods: dep ? podStates({ deployment: dep, replicaSets: rs, pods }) : [],
         deployment: dep,
-        watchRestarts: restarts,
+        watchIdleResumes: sum('idleResumes'),
+        watchErrorRestarts: sum('errorRestarts'),
+        watchRelists: sum('relists'),
         elapsedMs: Date.now() - started,
       });
     };
 
     const evaluate = (): void => {
-      if (finished) return;
-      const { dep, rs, pods } = snapshot();
-      if (!dep) {
+      if (finished || !listed) return;
+      const verdict = verdictNow();
+      if (!verdict) {
         finish(
           undefined,
           new Error(`Deployment ${options.namespace}/${options.deployment} disappeared during the rollout`),
         );
         return;
       }
-      const verdict = rolloutVerdict({ deployment: dep, replicaSets: rs, pods });
-      const states = podStates({ deployment: dep, replicaSets: rs, pods });
+      const { dep, rs, pods } = snapshot();
       const key = `${verdict.state}:${verdict.ready}/${verdict.desired}:${verdict.message}`;
       if (key !== lastKey) {
         lastKey = key;
-        options.onProgress?.(verdict, states);
+        options.onProgress?.(verdict, dep ? podStates({ deployment: dep, replicaSets: rs, pods }) : []);
       }
-      if (verdict.state !== 'progressing') finish(verdict);
+      if (verdict.state !== 'progressing') {
+        finish(verdict);
+        return;
+      }
+      // A grace period ends by the clock alone: look again then, even if no object changes.
+      const at = verdict.recheckAt;
+      if (at !== undefined && recheck?.at !== at) {
+        if (recheck) clearTimeout(recheck.timer);
+        recheck = {
+          at,
+          timer: setTimeout(
+            () => {
+              recheck = undefined;
+              evaluate();
+            },
+            Math.max(0, at - Date.now()),
+          ),
+        };
+      } else if (at === undefined && recheck) {
+        clearTimeout(recheck.timer);
+        recheck = undefined;
+      }
     };
 
     const onAbort = (): void => finish(undefined, new Error('the wait was cancelled'));
 
-    const list = async (kind: Kind): Promise<void> => {
-      const l = await kube.listForWatch(kind, options.namespace, selectors[kind]);
-      const s = stores[kind];
-      s.items = new Map(l.items.map((o) => [nameOf(o), o]));
-      s.rv = l.resourceVersion;
-    };
-
-    const startWatch = async (kind: Kind): Promise<void> => {
-      if (finished) return;
-      const s = stores[kind];
-      const handle = await kube.watch(
-        paths[kind],
-        { ...selectors[kind], resourceVersion: s.rv, allowWatchBookmarks: true },
-        (e) => {
-          if (finished) return;
-          const meta = e.object.metadata as { resourceVersion?: string } | undefined;
-          if (e.type === 'ERROR') {
-            // A 410 Gone arrives as an ERROR event: the resourceVersion is too old, relist.
-            s.rv = '';
-            return;
-          }
-          if (meta?.resourceVersion) s.rv = meta.resourceVersion;
-          if (e.type === 'BOOKMARK') return;
-          if (e.type === 'DELETED') s.items.delete(nameOf(e.object));
-          else s.items.set(nameOf(e.object), e.object);
-          evaluate();
-        },
-        (err) => {
-          if (finished) return;
-          restarts += 1;
-          if (restarts > maxRestarts) {
-            finish(
-              undefined,
-              new Error(`the watch on ${kind} was dropped ${restarts} times; giving up (${String(err)})`),
-            );
-            return;
-          }
-          // Resume where it stopped; relist only when the resourceVersion is gone. Back off a little.
-          const delay = Math.min(2000, 100 * restarts);
-          setTimeout(() => {
-            void (async () => {
-              try {
-                if (!s.rv) {
-                  await list(kind);
-                  evaluate();
-                }
-                await startWatch(kind);
-              } catch (e) {
-                // The API may be briefly unavailable: count it as another drop.
-                s.handle = undefined;
-                if (!finished && restarts <= maxRestarts) {
-                  restarts += 1;
-                  setTimeout(() => void startWatch(kind).catch((x: unknown) => finish(undefined, x)), delay);
-                } else finish(undefined, e);
-              }
-            })();
-          }, delay);
-        },
-      );
-      if (finished) handle.abort();
-      else s.handle = handle;
-    };
-
     const timer = setTimeout(() => {
-      const { dep, rs, pods } = snapshot();
-      const v = dep ? rolloutVerdict({ deployment: dep, replicaSets: rs, pods }) : undefined;
-      const ready = v?.ready ?? 0;
-      const desired = v?.desired ?? 0;
+      const v = verdictNow();
       finish({
         state: 'failed',
         reason: 'Timeout',
         message: `readiness did not arrive within ${Math.round(options.timeoutMs / 1000)} s (${v?.message ?? 'no status'})`,
         pod: undefined,
-        ready,
-        desired,
+        ready: v?.ready ?? 0,
+        desired: v?.desired ?? 0,
       });
     }, options.timeoutMs);
     if (options.signal?.aborted) {
@@ -193,10 +185,38 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
 
     void (async () => {
       try {
-        const kinds: Kind[] = ['deployments', 'replicasets', 'pods'];
-        for (const k of kinds) await list(k);
+        const versions: Partial<Record<WatchKind, string>> = {};
+        for (const k of KINDS) {
+          const l = await kube.listForWatch(k, options.namespace, selectors[k]);
+          items[k] = new Map(l.items.map((o) => [nameOf(o), o]));
+          versions[k] = l.resourceVersion;
+        }
+        if (finished) return;
+        listed = true;
         evaluate();
-        for (const k of kinds) await startWatch(k);
+        for (const k of KINDS) {
+          if (finished) return;
+          watches.push(
+            startResumableWatch({
+              kube,
+              kind: k,
+              namespace: options.namespace,
+              selector: selectors[k],
+              resourceVersion: versions[k] ?? '',
+              ...(options.watchPolicy ? { policy: options.watchPolicy } : {}),
+              onList: (list) => {
+                items[k] = new Map(list.map((o) => [nameOf(o), o]));
+                evaluate();
+              },
+              onEvent: (type, object) => {
+                if (type === 'DELETED') items[k].delete(nameOf(object));
+                else items[k].set(nameOf(object), object);
+                evaluate();
+              },
+              onGiveUp: (err) => finish(undefined, err),
+            }),
+          );
+        }
       } catch (err) {
         finish(undefined, err);
       }

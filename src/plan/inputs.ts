@@ -139,6 +139,12 @@ const duration: Check<number> = (v) => {
   if (s > 7 * 24 * 3600) return bad('it must be at most 168h');
   return ok(s);
 };
+const pullGrace: Check<number> = (v) => {
+  const s = parseDuration(v);
+  if (s === undefined) return bad('it must be a duration such as 0, 120, 120s or 2m (0: no grace)');
+  if (s > 3600) return bad('it must be at most 1h');
+  return ok(s);
+};
 const intOrPercent: Check<IntOrPercent> = (v) => {
   const p = parseIntOrPercent(v);
   return p === undefined
@@ -277,6 +283,7 @@ export const INPUT_SPECS = {
   },
   timeout: { default: '15m', accepted: 'a duration such as 900, 900s, 15m or 1h30m', check: duration },
   'migration-timeout': { default: '2h', accepted: 'a duration such as 2h', check: duration },
+  'image-pull-grace': { default: '120', accepted: 'a duration such as 0, 120 or 2m', check: pullGrace },
   rollback: {
     default: 'auto',
     accepted: 'auto, rollout-undo, helm-rollback or none',
@@ -453,6 +460,7 @@ export function parseInputs(raw: RawInputs): ParseResult {
     maxUnavailable: v['max-unavailable'],
     timeoutSeconds: v.timeout,
     migrationTimeoutSeconds: v['migration-timeout'],
+    imagePullGraceSeconds: v['image-pull-grace'],
     rollback: v.rollback,
     kubeconfig: v.kubeconfig || undefined,
     context: v.context,

@@ -33,6 +33,8 @@ export interface Plan {
   readonly maxUnavailable: IntOrPercent | undefined;
   readonly timeoutSeconds: number;
   readonly migrationTimeoutSeconds: number;
+  /** How long a transient image-pull error (rate limit, timeout, 5xx) may last before the rollout fails. */
+  readonly imagePullGraceSeconds: number;
   readonly rollback: RollbackMode;
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;

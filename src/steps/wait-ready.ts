@@ -13,12 +13,19 @@ export async function waitReady(
     deployment: ctx.plan.deployment,
     selector: ctx.state.selector,
     timeoutMs: timeoutSeconds * 1000,
+    imagePullGraceMs: ctx.plan.imagePullGraceSeconds * 1000,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
     onProgress: (v) => {
       if (v.state !== 'progressing') return;
       step.detail(v.message);
     },
   });
-  if (res.watchRestarts > 0) step.detail(`the watch was resumed ${res.watchRestarts} time(s)`);
+  // Idle resumes are routine on a long wait; error restarts tell of API server trouble along the way.
+  if (res.watchIdleResumes + res.watchErrorRestarts + res.watchRelists > 0) {
+    step.detail(
+      `watch reconnects: ${res.watchIdleResumes} idle, ${res.watchErrorRestarts} after errors, ` +
+        `${res.watchRelists} relist(s)`,
+    );
+  }
   return res;
 }
