@@ -1,6 +1,6 @@
 // Reads the action's inputs from the runner, registering secret inputs for masking before anything else.
 import * as core from '@actions/core';
-import { INPUT_NAMES, SECRET_INPUTS } from './plan/inputs.ts';
+import { INPUT_NAMES, SECRET_INPUTS, secretsOfInput } from './plan/inputs.ts';
 import type { Reporter } from './report/reporter.ts';
 
 /** The state key under which the main step tells the post step where its journal is. */
@@ -11,7 +11,7 @@ export function readActionInputs(reporter: Reporter): Record<string, string> {
   for (const name of INPUT_NAMES) {
     const secret = (SECRET_INPUTS as readonly string[]).includes(name);
     raw[name] = core.getInput(name, { trimWhitespace: !secret });
-    if (secret && raw[name]) reporter.secret(raw[name]);
+    for (const s of secretsOfInput(name, raw[name])) reporter.secret(s);
   }
   return raw;
 }

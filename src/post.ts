@@ -11,7 +11,8 @@ async function post(): Promise<void> {
   if (!journalPath) return;
   const reporter = new GitHubReporter();
   const raw = readActionInputs(reporter);
-  const parsed = parseInputs(raw);
+  // The main step checked the values files; one removed since must not stop the recovery.
+  const parsed = parseInputs(raw, { files: false });
   if (!parsed.ok) return;
   const res = await recoverFromJournal(journalPath, parsed.plan, {
     reporter,

@@ -1,7 +1,11 @@
 // Turns the action's raw string inputs into a Plan, or into a list of errors that each name the input,
-// the value (never for secrets) and what is accepted. Pure: no I/O, no @actions/core.
+// the value (never for secrets, `set` lines or the mirror URL) and what is accepted. No @actions/core; the only
+// I/O is the values-file check (values-files.ts), through an injectable FileAccess, before any cluster contact.
 import { z } from 'zod';
+import { valuesTree } from './helm-values.ts';
 import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
+import { insecureHttpProblem } from './url-policy.ts';
+import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
 
 /** Raw inputs as GitHub passes them: strings, '' when not given. */
 export type RawInputs = Readonly<Record<string, string | undefined>>;
@@ -14,7 +18,15 @@ export interface InputError {
 export type ParseResult = { ok: true; plan: Plan } | { ok: false; errors: readonly InputError[] };
 
 /** Inputs whose values are secrets: never echoed in an error, masked everywhere. */
-export const SECRET_INPUTS = ['kubeconfig', 'license-key', 'api-key', 'config-password'] as const;
+export const SECRET_INPUTS = [
+  'kubeconfig',
+  'license-key',
+  'api-key',
+  'config-password',
+  'set-secret',
+] as const;
+/** Inputs whose values are never echoed in an error (a `set` value or mirror credentials may be sensitive). */
+const NO_ECHO: readonly string[] = [...SECRET_INPUTS, 'set', 'tools-mirror'];
 
 export const DEFAULT_KUBECTL_VERSION = '1.36.3';
 export const DEFAULT_HELM_VERSION = '3.22.0';
@@ -28,7 +40,7 @@ const IMAGE_COMPONENT = /^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$/;
 const REGISTRY_HOST =
   /^(localhost|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)(:[0-9]{1,5})?$|^localhost(:[0-9]{1,5})?$|^[A-Za-z0-9-]+:[0-9]{1,5}$/;
 const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-const SET_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\-[\]\\]*$/;
+const SET_KEY = /^[A-Za-z0-9_][A-Za-z0-9_./\-[\]\\]*$/;
 const KUBECTL_VERSION = /^(stable|latest|v?\d+\.\d+(\.\d+)?)$/;
 const HELM_VERSION = /^(latest|v?[34]|v?\d+\.\d+\.\d+)$/;
 const SEMVER_ISH = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$|^[<>=~^*xX0-9., |-]+$/;
@@ -171,25 +183,35 @@ const noControl =
     /[\x00-\x1f\x7f]/.test(v) || v.length > 253
       ? bad(`it must be a single-line ${what} of at most 253 characters`)
       : ok(v);
-const lines = (v: string): string[] =>
+/** Non-empty, non-comment lines with their 1-based line numbers in the input. */
+const numberedLines = (v: string): { n: number; text: string }[] =>
   v
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+    .map((l, i) => ({ n: i + 1, text: l.trim() }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'));
+const lines = (v: string): string[] => numberedLines(v).map((l) => l.text);
 const valuesFiles: Check<string[]> = (v) => {
   const files = lines(v);
   // eslint-disable-next-line no-control-regex
   const badFile = files.find((f) => /[\x00-\x1f\x7f]/.test(f) || f.length > 4096);
-  return badFile === undefined ? ok(files) : bad('each line must be one file path');
+  if (badFile !== undefined) return bad('each line must be one file path');
+  const flag = files.find((f) => f.startsWith('-'));
+  return flag === undefined
+    ? ok(files)
+    : bad(`"${show(flag)}" begins with "-": helm would read it as an option; write it as ./${show(flag)}`);
 };
+/** `key=value` lines; a problem names the line number and, when it is a valid path, the key: never a value. */
 const setLines: Check<HelmSetting[]> = (v) => {
   const out: HelmSetting[] = [];
-  for (const line of lines(v)) {
-    const eq = line.indexOf('=');
-    const key = eq > 0 ? line.slice(0, eq).trim() : '';
+  for (const { n, text } of numberedLines(v)) {
+    const eq = text.indexOf('=');
+    if (eq < 0) return bad(`line ${n} has no "=": each line must be key=value`);
+    const key = text.slice(0, eq).trim();
     if (!SET_KEY.test(key))
-      return bad(`each line must be key=value with a Helm value path as key; "${show(line)}" is not`);
-    out.push({ key, value: line.slice(eq + 1) });
+      return bad(
+        `line ${n}: the text before "=" is not a Helm value path (letters, digits, "_", "-", "/", "." and "[n]"); each line must be key=value`,
+      );
+    out.push({ key, value: text.slice(eq + 1) });
   }
   return ok(out);
 };
@@ -254,7 +276,11 @@ export const INPUT_SPECS = {
   chart: {
     default: '',
     accepted: 'a chart path or repository reference',
-    check: optional(noControl('chart reference')),
+    check: optional((v: string) =>
+      v.startsWith('-')
+        ? bad('it begins with "-", so helm would read it as an option; write a path as ./' + show(v))
+        : noControl('chart reference')(v),
+    ),
   },
   'chart-version': {
     default: '',
@@ -263,6 +289,11 @@ export const INPUT_SPECS = {
   },
   'values-files': { default: '', accepted: 'one values file path per line', check: valuesFiles },
   set: { default: '', accepted: 'one key=value per line', check: setLines },
+  'set-secret': {
+    default: '',
+    accepted: 'one key=value per line (secret values)',
+    check: setLines,
+  },
   'upgrade-db': { default: 'true', accepted: 'true or false', check: bool },
   'from-db-name': {
     default: '',
@@ -313,6 +344,7 @@ export const INPUT_SPECS = {
   },
   'api-key': { default: '', accepted: 'the MD Core admin API key', check: secret },
   'config-password': { default: '', accepted: 'the configuration archive password', check: secret },
+  'allow-insecure-http': { default: 'false', accepted: 'true or false', check: bool },
   'dry-run': { default: 'false', accepted: 'true or false', check: bool },
   force: { default: 'false', accepted: 'true or false', check: bool },
   'allow-postgres-without-volume': { default: 'false', accepted: 'true or false', check: bool },
@@ -357,7 +389,7 @@ const schema = z
             }
             const res = spec.check(value === '' ? spec.default : value);
             if ('problem' in res) {
-              const echo = isSecret(name) ? '' : ` "${show(value)}"`;
+              const echo = NO_ECHO.includes(name) ? '' : ` "${show(value)}"`;
               ctx.addIssue({
                 code: 'custom',
                 message: `input '${name}'${echo} is not valid: ${res.problem}`,
@@ -413,18 +445,85 @@ const schema = z
     }
     if (
       v.method === 'kubectl' &&
-      (v.chart || v['chart-version'] || v['values-files'].length || v.set.length)
+      (v.chart || v['chart-version'] || v['values-files'].length || v.set.length || v['set-secret'].length)
     ) {
       ctx.addIssue({
         code: 'custom',
         path: ['method'],
         message:
-          "inputs 'chart', 'chart-version', 'values-files' and 'set' apply to the helm route; 'method' is kubectl",
+          "inputs 'chart', 'chart-version', 'values-files', 'set' and 'set-secret' apply to the helm route; 'method' is kubectl",
       });
+    }
+    for (const name of ['api-url', 'tools-mirror'] as const) {
+      const problem = v[name] ? insecureHttpProblem(name, v[name], v['allow-insecure-http']) : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+    const secretSet = [
+      ...v['set-secret'],
+      ...(v['license-key'] ? [{ key: LICENSE_VALUE_KEY, value: v['license-key'] }] : []),
+    ];
+    const tree = valuesTree(secretSet);
+    if ('problems' in tree) {
+      for (const p of tree.problems) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['set-secret'],
+          message:
+            p.key === LICENSE_VALUE_KEY
+              ? `input 'set-secret' sets ${LICENSE_VALUE_KEY}, which the 'license-key' input already sets: give the key in one of them`
+              : `input 'set-secret' key "${p.key}": ${p.problem}`,
+        });
+      }
     }
   });
 
-export function parseInputs(raw: RawInputs): ParseResult {
+/** The chart's value holding the license key (the helm route writes it to the secret values file). */
+export const LICENSE_VALUE_KEY = 'mdcore_license_key';
+
+/**
+ * Every piece of an input's raw value that must be masked from the moment it is read: the whole value of a
+ * secret input, each value (and line) of `set-secret`, the password or token in a `tools-mirror` URL.
+ */
+export function secretsOfInput(name: string, raw: string): string[] {
+  if (raw === '') return [];
+  if (name === 'set-secret') {
+    const out = [raw];
+    for (const { text } of numberedLines(raw)) {
+      out.push(text);
+      const eq = text.indexOf('=');
+      if (eq >= 0) out.push(text.slice(eq + 1));
+    }
+    return out;
+  }
+  if ((SECRET_INPUTS as readonly string[]).includes(name)) return [raw];
+  if (name === 'tools-mirror') {
+    // Not a parse: the raw text may not be a valid URL yet, and still hold a token.
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i.exec(raw.trim());
+    if (!m?.[1]) return [];
+    const [user = '', pass = ''] = m[1].split(':');
+    return [m[1], user, pass, safeDecode(user), safeDecode(pass)].filter((s) => s !== '');
+  }
+  return [];
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+export interface ParseOptions {
+  /**
+   * How values files are checked; default the local disk with GITHUB_WORKSPACE (else the working directory)
+   * as the workspace. false skips the check (the post step: the main step checked them, and a file removed
+   * since must not stop the recovery).
+   */
+  readonly files?: FileAccess | false;
+}
+
+export function parseInputs(raw: RawInputs, options: ParseOptions = {}): ParseResult {
   const normalized = Object.fromEntries(INPUT_NAMES.map((n) => [n, raw[n] ?? '']));
   const unknown = Object.keys(raw).filter((k) => !(INPUT_NAMES as string[]).includes(k));
   const res = schema.safeParse(normalized);
@@ -435,6 +534,15 @@ export function parseInputs(raw: RawInputs): ParseResult {
   if (!res.success) {
     for (const issue of res.error.issues) {
       errors.push({ input: String(issue.path[0] ?? ''), message: issue.message });
+    }
+  }
+  // Checked even when other inputs are wrong, so one run reports every problem.
+  const listed = valuesFiles(normalized['values-files']?.trim() ?? '');
+  if (options.files !== false && 'value' in listed && listed.value.length > 0) {
+    const files = options.files ?? localFiles();
+    for (const file of listed.value) {
+      const problem = valuesFileProblem(file, files);
+      if (problem) errors.push({ input: 'values-files', message: `input 'values-files': ${problem}` });
     }
   }
   if (errors.length > 0 || !res.success) return { ok: false, errors };
@@ -453,6 +561,7 @@ export function parseInputs(raw: RawInputs): ParseResult {
     chartVersion: v['chart-version'],
     valuesFiles: Object.freeze(v['values-files']),
     set: Object.freeze(v.set),
+    setSecret: Object.freeze(v['set-secret']),
     upgradeDb: v['upgrade-db'],
     fromDbName: v['from-db-name'],
     retryUpgrade: v['retry-upgrade'],
@@ -471,6 +580,7 @@ export function parseInputs(raw: RawInputs): ParseResult {
     apiUrl: v['api-url'],
     apiKey: v['api-key'] || undefined,
     configPassword: v['config-password'] || undefined,
+    allowInsecureHttp: v['allow-insecure-http'],
     dryRun: v['dry-run'],
     force: v.force,
     allowPostgresWithoutVolume: v['allow-postgres-without-volume'],

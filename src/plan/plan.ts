@@ -26,6 +26,8 @@ export interface Plan {
   readonly chartVersion: string | undefined;
   readonly valuesFiles: readonly string[];
   readonly set: readonly HelmSetting[];
+  /** Helm route: `key=value` settings whose values are secrets: written to a 0600 values file, never on argv. */
+  readonly setSecret: readonly HelmSetting[];
   readonly upgradeDb: boolean;
   readonly fromDbName: string | undefined;
   readonly retryUpgrade: number | undefined;
@@ -45,6 +47,8 @@ export interface Plan {
   readonly apiUrl: string | undefined;
   readonly apiKey: string | undefined;
   readonly configPassword: string | undefined;
+  /** Allow plain http:// for api-url and tools-mirror beyond loopback and cluster-internal names. */
+  readonly allowInsecureHttp: boolean;
   readonly dryRun: boolean;
   readonly force: boolean;
   /** Helm route: allow a chart change that leaves postgres-core without its data volume. */

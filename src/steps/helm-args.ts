@@ -11,6 +11,8 @@
 //   the release half-way, and the summary could not say which pod failed and why.
 // So helm only applies the change; the engine watches the rollout with the same watcher as the kubectl route
 // (failing early on pod reasons) and rolls back with `helm rollback <release> <recorded revision>` itself.
+import { valuesTree } from '../plan/helm-values.ts';
+import { LICENSE_VALUE_KEY } from '../plan/inputs.ts';
 import type { HelmSetting, IntOrPercent, Plan } from '../plan/plan.ts';
 import { targetImage } from '../plan/plan.ts';
 import type { HelmFeatures } from '../tools/helm.ts';
@@ -21,7 +23,7 @@ export const STRATEGY_KEY = 'core_components.md-core.strategy.rollingUpdate';
 export const STARTUP_PROBE_KEY = 'core_components.md-core.startupProbe';
 /** Values map rendered into ConfigMap `<release>-config`, md-core's last envFrom source. */
 export const ENV_KEY = 'env';
-export const LICENSE_VALUE = 'mdcore_license_key';
+export const LICENSE_VALUE = LICENSE_VALUE_KEY;
 
 export interface UpgradeArgsInput {
   readonly plan: Pick<Plan, 'namespace' | 'tag' | 'image' | 'chartVersion' | 'valuesFiles' | 'set'>;
@@ -72,6 +74,17 @@ function userSet(s: HelmSetting): string[] {
  */
 export function buildUpgradeArgs(i: UpgradeArgsInput): string[] {
   const f = i.features;
+  // Input parsing refuses these already; a positional that begins with "-" would be read by helm as an option.
+  for (const [what, value] of [
+    ['release', i.release],
+    ['chart', i.chart],
+  ] as const) {
+    if (value === '' || value.startsWith('-')) {
+      throw new Error(
+        `the helm ${what} "${value}" is empty or begins with "-", which helm would read as an option. Nothing in the cluster was changed.`,
+      );
+    }
+  }
   const args = [
     'upgrade',
     i.release,
@@ -103,7 +116,23 @@ export function dryRunArgs(upgradeArgs: readonly string[]): string[] {
   return [...upgradeArgs, '--dry-run=server', '-o', 'json'];
 }
 
-/** Contents of the secret values file: only values the user gave as masked inputs. */
-export function secretValues(plan: Pick<Plan, 'licenseKey'>): Record<string, string> | undefined {
-  return plan.licenseKey ? { [LICENSE_VALUE]: plan.licenseKey } : undefined;
+/**
+ * Contents of the secret values file: only values the user gave as masked inputs (`license-key` and the
+ * `set-secret` lines, every value a string). Input parsing already refused overlapping paths.
+ */
+export function secretValues(
+  plan: Pick<Plan, 'licenseKey' | 'setSecret'>,
+): Record<string, unknown> | undefined {
+  const settings = [
+    ...plan.setSecret,
+    ...(plan.licenseKey ? [{ key: LICENSE_VALUE, value: plan.licenseKey }] : []),
+  ];
+  if (settings.length === 0) return undefined;
+  const t = valuesTree(settings);
+  if ('problems' in t) {
+    throw new Error(
+      `input 'set-secret': ${t.problems.map((p) => `key "${p.key}": ${p.problem}`).join('; ')}. Nothing in the cluster was changed.`,
+    );
+  }
+  return t.tree;
 }

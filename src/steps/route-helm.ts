@@ -8,7 +8,6 @@
 // --reuse-values on Helm < 3.14), then the user's values files, the masked license key (a private temp file),
 // the user's `set` lines, and last the image, the variables and the strategy inputs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { AccessCheck } from '../cluster/kube.ts';
@@ -84,14 +83,17 @@ function fail(message: string): never {
   throw new Error(`${message}\nNothing in the cluster was changed.`);
 }
 
-/** Runs fn with the secret values (the license key) in a private temp file that is removed afterwards. */
+/**
+ * Runs fn with the secret values (license key, `set-secret` lines) in a 0600 file in a private directory of the
+ * run's work directory (beside the kubeconfig file, removed with it at the latest), removed right afterwards.
+ */
 async function withSecretValues<T>(
   ctx: RunContext,
   fn: (file: string | undefined) => Promise<T>,
 ): Promise<T> {
   const values = secretValues(ctx.plan);
   if (!values) return fn(undefined);
-  const dir = mkdtempSync(path.join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-helm-secret-'));
+  const dir = mkdtempSync(path.join(path.dirname(ctx.kubeconfigFile), 'helm-secret-'));
   const file = path.join(dir, 'secret-values.yaml');
   try {
     writeFileSync(file, stringify(values), { mode: 0o600 });
@@ -333,7 +335,11 @@ export const helmRoute: Route<HelmPrepared> = {
     summary.chart = chart.describe;
     step.detail(`chart: ${chart.describe}; values: ${summary.valuesMode} plus the inputs`);
 
-    if (plan.licenseKey) reporter.secret(Buffer.from(plan.licenseKey, 'utf8').toString('base64'));
+    // As a chart's Secret holds them (base64) in the render and in helm's errors.
+    for (const s of [plan.licenseKey, ...plan.setSecret.map((x) => x.value)]) {
+      if (s) reporter.secret(s);
+      if (s) reporter.secret(Buffer.from(s, 'utf8').toString('base64'));
+    }
     const prepared: HelmPrepared = {
       release,
       helm,

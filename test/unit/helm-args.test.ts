@@ -19,7 +19,8 @@ import {
 } from '../../src/tools/helm.ts';
 
 function plan(inputs: Record<string, string>): Plan {
-  const r = parseInputs({ namespace: 'mdcore', tag: '5.20.0', ...inputs });
+  // Values files are only names here: their content is checked by the inputs tests.
+  const r = parseInputs({ namespace: 'mdcore', tag: '5.20.0', ...inputs }, { files: false });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.plan;
 }
@@ -137,6 +138,37 @@ describe('buildUpgradeArgs', () => {
     expect(a.join(' ')).not.toContain('mdcore_license_key');
     expect(flagValues(a, '-f')).toEqual(['/tmp/x/secret-values.yaml']);
     expect(secretValues(plan({}))).toBeUndefined();
+  });
+
+  it('puts set-secret values in the secret values file as a nested map of strings, never on argv', () => {
+    const p = plan({
+      'license-key': 'LIC-SECRET-9999-abcdef',
+      'set-secret': 'core_components.postgres-core.password=PG-SECRET-77\nannotations.a\\.b/c=0123\n',
+    });
+    expect(secretValues(p)).toEqual({
+      core_components: { 'postgres-core': { password: 'PG-SECRET-77' } },
+      annotations: { 'a.b/c': '0123' },
+      mdcore_license_key: 'LIC-SECRET-9999-abcdef',
+    });
+    const a = args(p, 'v3.22.0', { secret: '/w/helm-secret-x/secret-values.yaml' });
+    const line = a.join(' ');
+    for (const s of ['PG-SECRET-77', '0123', 'postgres-core.password', 'LIC-SECRET'])
+      expect(line).not.toContain(s);
+    expect(flagValues(a, '-f')).toEqual(['/w/helm-secret-x/secret-values.yaml']);
+  });
+
+  it('refuses a chart or release that helm would read as an option', () => {
+    expect(() => args(plan({}), 'v3.22.0', { chart: '--post-renderer=/bin/sh' })).toThrow(
+      /begins with "-".*Nothing in the cluster was changed/s,
+    );
+    expect(() =>
+      buildUpgradeArgs({
+        ...({} as UpgradeArgsInput),
+        release: '-x',
+        chart: '/c',
+        features: helmFeatures(v('v3.22.0')),
+      }),
+    ).toThrow(/release "-x"/);
   });
 
   it('orders values files, the secret file, set lines, then ours last', () => {
