@@ -2,6 +2,7 @@
 // step after a cancelled job, can restore exactly. Kept in memory and, when a path is given, on disk.
 import { writeFileSync, readFileSync, existsSync, renameSync } from 'node:fs';
 import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { LeaseRef } from '../cluster/lease.ts';
 
 /**
  * Where the run stands. Recovery does not key on these (it keys on `mutated`): they only say that a run ended
@@ -50,6 +51,8 @@ export interface JournalData {
   /** Deployment replicas before a scale-down (MIGRATE_HISTORY). */
   replicas?: number | undefined;
   templateChanged: boolean;
+  /** The Deployment's Lease this run holds, until released: the post step releases it (or holds it to recover). */
+  lease?: LeaseRef | undefined;
 }
 
 export class Journal {

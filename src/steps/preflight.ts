@@ -4,6 +4,7 @@ import { podSelector } from '../cluster/selector.ts';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
 import type { AccessCheck, Kube } from '../cluster/kube.ts';
+import { leaseName } from '../cluster/lease.ts';
 import { revisionOf, rolloutVerdict } from '../cluster/verdict.ts';
 import type { ClusterState } from '../engine/context.ts';
 import { splitImage } from '../engine/context.ts';
@@ -21,6 +22,7 @@ export class PreflightError extends Error {
 
 /** Permissions the kubectl route needs, checked up front with SelfSubjectAccessReview. */
 export function requiredAccess(plan: Plan, configMaps: readonly string[]): AccessCheck[] {
+  const lease = leaseName(plan.deployment);
   const checks: AccessCheck[] = [
     { verb: 'get', group: 'apps', resource: 'deployments', name: plan.deployment },
     { verb: 'patch', group: 'apps', resource: 'deployments', name: plan.deployment },
@@ -30,6 +32,11 @@ export function requiredAccess(plan: Plan, configMaps: readonly string[]): Acces
     { verb: 'watch', group: 'apps', resource: 'replicasets' },
     { verb: 'list', group: '', resource: 'pods' },
     { verb: 'watch', group: '', resource: 'pods' },
+    // The Lease that keeps a second run off this Deployment (cluster/lease.ts). RBAC cannot limit create by name.
+    { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', name: lease },
+    { verb: 'create', group: 'coordination.k8s.io', resource: 'leases' },
+    { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', name: lease },
+    { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', name: lease },
   ];
   if (plan.apiUrl && !plan.apiKey) {
     // The REST API key (or the admin credentials) come from the chart's Secrets.

@@ -17,13 +17,14 @@ import {
   type LeaseApi,
   type LeaseObject,
 } from '../../src/cluster/lease.ts';
+import { parseInputs } from '../../src/plan/inputs.ts';
+import { describeAccess, requiredAccess } from '../../src/steps/preflight.ts';
 
 class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
+  readonly status: number;
+  constructor(status: number, message: string) {
     super(message);
+    this.status = status;
   }
 }
 
@@ -558,5 +559,21 @@ describe('renewal (fake timers)', () => {
     await vi.advanceTimersByTimeAsync(3600_000 + RENEW_INTERVAL_MS);
     expect(hold.lost).toContain('longest time');
     expect(hold.signal.aborted).toBe(true);
+  });
+});
+
+describe('preflight permissions', () => {
+  it("include get, create, update and delete of the Deployment's Lease", () => {
+    const parsed = parseInputs({ namespace: 'ns', tag: '5.20.0', deployment: 'md-core' });
+    if (!parsed.ok) throw new Error('inputs');
+    const lines = requiredAccess(parsed.plan, []).map(describeAccess);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'get leases.coordination.k8s.io (mdcore-upgrade-md-core)',
+        'create leases.coordination.k8s.io',
+        'update leases.coordination.k8s.io (mdcore-upgrade-md-core)',
+        'delete leases.coordination.k8s.io (mdcore-upgrade-md-core)',
+      ]),
+    );
   });
 });
