@@ -22,6 +22,12 @@ async function post(): Promise<void> {
     core.debug(res.why);
     return;
   }
+  if (res.action === 'blocked') {
+    core.setFailed(
+      `${res.why}\nCheck the Deployment; to undo this run's change by hand:\n${res.manual.join('\n')}`,
+    );
+    return;
+  }
   if (res.action === 'rollback-failed') {
     core.setFailed(
       `The interrupted upgrade could not be rolled back: manual action needed:\n${res.result.problems.join('\n')}\nRun:\n${res.result.manual.join('\n')}`,

@@ -3,6 +3,13 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kube } from '../cluster/kube.ts';
+import {
+  acquireLease,
+  LeaseHeldError,
+  releaseLease,
+  type LeaseHold,
+  type LeaseRef,
+} from '../cluster/lease.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { podSelector } from '../cluster/selector.ts';
@@ -14,6 +21,8 @@ import { Journal } from './journal.ts';
 export type RecoveryResult =
   | { action: 'none'; why: string }
   | { action: 'left'; why: string; manual: string[] }
+  /** Another run holds the Deployment's Lease now: undoing this run's change could undo theirs. */
+  | { action: 'blocked'; why: string; manual: string[] }
   | { action: 'rolled-back' | 'rollback-failed'; result: RollbackResult };
 
 export async function recoverFromJournal(
@@ -25,10 +34,12 @@ export async function recoverFromJournal(
   // The same decision the main step makes after a failure (engine/after-failure.ts).
   const decision = afterFailure(data);
   if (!data || decision.kind === 'nothing') {
+    if (data?.lease) await releaseLeftLease(plan, data.lease, deps.reporter);
     return { action: 'none', why: decision.kind === 'nothing' ? decision.why : 'no journal' };
   }
   if (decision.kind === 'leave') {
     new Journal(data, journalPath).update({ phase: 'left-failed' });
+    if (data.lease) await releaseLeftLease(plan, data.lease, deps.reporter);
     return { action: 'left', why: decision.why, manual: manualRollbackCommands(data, decision.manualMode) };
   }
   const { reporter } = deps;
@@ -40,7 +51,27 @@ export async function recoverFromJournal(
   const dir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-post-'));
   const kubeconfigFile = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
+  let lease: LeaseHold | undefined;
   try {
+    if (data.lease) {
+      // Hold the Lease again for the rollback (same job, same holder): a second run must not start meanwhile.
+      try {
+        lease = await acquireLease(kube, {
+          namespace: data.lease.namespace,
+          deployment: data.deployment,
+          holder: data.lease.holder,
+          resume: data.lease.acquireTime,
+          onLost: (why) => reporter.warning(why, 'Lease lost'),
+        });
+      } catch (err) {
+        if (!(err instanceof LeaseHeldError)) throw err;
+        return {
+          action: 'blocked',
+          why: `${err.message.replace(/ This run changed nothing\..*$/s, '')} The interrupted upgrade was NOT rolled back, so as not to undo that run's change.`,
+          manual: manualRollbackCommands(data, decision.mode),
+        };
+      }
+    }
     const dep = await kube.getDeployment(data.namespace, data.deployment);
     const selector = dep ? podSelector(dep) : '';
     const { mode } = decision;
@@ -58,6 +89,26 @@ export async function recoverFromJournal(
     new Journal(data, journalPath).update({ phase: result.ok ? 'rolled-back' : 'rollback-failed' });
     return { action: result.ok ? 'rolled-back' : 'rollback-failed', result };
   } finally {
+    if (lease) {
+      const r = await lease.release();
+      if (r.released)
+        new Journal(Journal.load(journalPath) ?? data, journalPath).update({ lease: undefined });
+      else if (!lease.lost) reporter.warning(`Lease was not released: ${r.why}.`, 'Lease');
+    }
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Releases a Lease the main step could not release (killed), only if it is still that run's. */
+async function releaseLeftLease(plan: Plan, ref: LeaseRef, reporter: Reporter): Promise<void> {
+  try {
+    const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+    const r = await releaseLease(kube, ref);
+    if (r.released) reporter.info(`Released Lease ${ref.namespace}/${ref.name} left by the main step.`);
+    else reporter.debug(`Lease ${ref.namespace}/${ref.name}: ${r.why}`);
+  } catch (err) {
+    reporter.debug(
+      `Lease ${ref.namespace}/${ref.name} left to expire: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }

@@ -3,6 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kube } from '../cluster/kube.ts';
+import {
+  acquireLease,
+  currentHolderIdentity,
+  describeLease,
+  RENEW_INTERVAL_MS,
+  type LeaseHold,
+} from '../cluster/lease.ts';
 import { revisionOf } from '../cluster/verdict.ts';
 import {
   DB_NAME_ANNOTATION,
@@ -36,11 +43,11 @@ import { rollingSettings } from '../steps/rolling-settings.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { waitReady } from '../steps/wait-ready.ts';
 import { checkKubectl } from '../steps/tool-check.ts';
-import { afterFailure } from './after-failure.ts';
+import { afterFailure, rollbackMode } from './after-failure.ts';
 import { checkCancelled, type ClusterState, type RunContext, type ToolProvider } from './context.ts';
 import { Journal } from './journal.ts';
 import { newOutcome, type Outcome } from './outcome.ts';
-import { Timeline } from './timeline.ts';
+import { Timeline, type StepHandle } from './timeline.ts';
 
 export interface EngineDeps {
   readonly reporter: Reporter;
@@ -51,6 +58,8 @@ export interface EngineDeps {
   readonly journalPath?: string | undefined;
   /** Link to the workflow run, for change-cause and the summary. */
   readonly runUrl?: string | undefined;
+  /** Holder of the Deployment's Lease; default: the workflow run (with attempt), else user@host (pid). */
+  readonly leaseHolder?: string | undefined;
 }
 
 /** Registers every credential in a kubeconfig so none of it can reach a log. */
@@ -72,6 +81,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));
   let ctx: RunContext | undefined;
   let api: ApiSession | undefined;
+  let lease: LeaseHold | undefined;
   let finishRoute: ((c: RunContext) => Promise<void>) | undefined;
   try {
     const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
@@ -89,6 +99,10 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       'preflight',
       'Preflight checks (nothing changed yet)',
       (h) => preflight(kube, plan, h),
+    );
+    // Before anything could change, and before "unchanged" is decided: another run may be mid-change.
+    lease = await timeline.step('lease', "One run at a time: the Deployment's Lease", (h) =>
+      holdLease(kube, plan, deps, h),
     );
     outcome.previousImage = state.image;
     outcome.previousRevision = state.revision;
@@ -134,6 +148,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
         rollback: plan.rollback,
         previousImage: state.image,
         previousRevision: state.revision,
+        lease: lease?.ref,
         knownGeneration: state.deployment.metadata?.generation,
       },
       deps.journalPath,
@@ -148,7 +163,8 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       kubeconfigFile,
       journal,
       tools: deps.tools,
-      signal: deps.signal,
+      // A lost Lease stops the run like a cancel: another run may be about to change the Deployment.
+      signal: lease ? AbortSignal.any([...(deps.signal ? [deps.signal] : []), lease.signal]) : deps.signal,
       runUrl: deps.runUrl,
       state,
     };
@@ -320,17 +336,86 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     return outcome;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    outcome.error = reporter.mask(message);
+    outcome.error = reporter.mask(lease?.lost ? `${lease.lost}.\n${message}` : message);
     outcome.result = 'failed';
-    if (ctx) await actAfterFailure(ctx, message);
+    if (ctx && lease?.lost) leaveAfterLeaseLost(ctx, lease.lost);
+    else if (ctx) await actAfterFailure(ctx, message);
     return outcome;
   } finally {
     await api?.close();
     // After any rollback and before the work directory (with the kubeconfig file) goes.
     if (ctx && finishRoute) await finishRoute(ctx).catch(() => undefined);
+    if (lease) await releaseHeldLease(lease, ctx, reporter);
     outcome.endedAt = now();
     rmSync(workDir, { recursive: true, force: true });
   }
+}
+
+/** Takes the Deployment's Lease for a real run (refused while another run holds it); a dry run only reports it. */
+async function holdLease(
+  kube: Kube,
+  plan: Plan,
+  deps: EngineDeps,
+  h: StepHandle,
+): Promise<LeaseHold | undefined> {
+  if (plan.dryRun) {
+    const d = await describeLease(kube, plan.namespace, plan.deployment);
+    if (d.held) h.warn(d.text);
+    else h.detail(`${d.text} (a dry run does not take it)`);
+    return undefined;
+  }
+  const hold = await acquireLease(kube, {
+    namespace: plan.namespace,
+    deployment: plan.deployment,
+    holder: deps.leaseHolder ?? currentHolderIdentity(),
+    onLost: (why) => deps.reporter.warning(why, 'Lease lost'),
+  });
+  const { namespace, name, holder } = hold.ref;
+  const how =
+    hold.how === 'took-over-expired'
+      ? `took it over from ${hold.previousHolder ?? 'a run'} whose hold had expired`
+      : hold.how === 'created'
+        ? 'created it'
+        : 'took it';
+  h.detail(
+    `Lease ${namespace}/${name}: ${how}; held by ${holder}, renewed every ${RENEW_INTERVAL_MS / 1000} s, released at the end`,
+  );
+  return hold;
+}
+
+/** Releases the Lease once nothing more will change; the journal then no longer asks the post step to. */
+async function releaseHeldLease(
+  lease: LeaseHold,
+  ctx: RunContext | undefined,
+  reporter: Reporter,
+): Promise<void> {
+  const r = await lease.release();
+  const { namespace, name } = lease.ref;
+  if (r.released) {
+    reporter.info(`Released Lease ${namespace}/${name}.`);
+    ctx?.journal.update({ lease: undefined });
+  } else if (!lease.lost) {
+    reporter.warning(`Lease ${namespace}/${name} was not released: ${r.why}.`, 'Lease');
+  }
+}
+
+/**
+ * The Lease was lost mid-run: another run may be changing the Deployment now, so this run undoes nothing
+ * automatically (it would fight that run) and says what to check and how to undo by hand.
+ */
+function leaveAfterLeaseLost(ctx: RunContext, why: string): void {
+  const { journal, timeline, outcome } = ctx;
+  if (!journal.mutated) return;
+  timeline.skip(
+    'rollback',
+    'Rollback',
+    `not rolled back automatically: ${why}. Another run may be changing the Deployment now; check it before undoing anything by hand`,
+  );
+  journal.update({ phase: 'left-failed' });
+  outcome.manualSteps = manualRollbackCommands(
+    journal.data,
+    rollbackMode(journal.data.rollback, journal.data.method),
+  );
 }
 
 /** Acts on the one after-failure decision (the post step asks the same function). */
