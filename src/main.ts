@@ -5,15 +5,8 @@ import { runUpgrade } from './engine/run.ts';
 import { installingTools } from './engine/tools.ts';
 import { JOURNAL_STATE, readActionInputs } from './action-inputs.ts';
 import { formatInputErrors, parseInputs } from './plan/inputs.ts';
-import { GitHubReporter } from './report/github.ts';
+import { GitHubReporter, SUMMARY_BUDGET_BYTES, workflowRunUrl, writeJobSummary } from './report/github.ts';
 import { failureAnnotation, outputsOf, renderSummary } from './report/summary.ts';
-
-function runUrl(): string | undefined {
-  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
-  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID
-    ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}`
-    : undefined;
-}
 
 export async function run(): Promise<void> {
   const reporter = new GitHubReporter();
@@ -43,11 +36,14 @@ export async function run(): Promise<void> {
     reporter,
     tools: installingTools(plan, reporter, (tool, path) => core.setOutput(`${tool}-path`, path)),
     journalPath,
-    runUrl: runUrl(),
+    runUrl: workflowRunUrl(),
     signal: controller.signal,
   });
   for (const [k, v] of Object.entries(outputsOf(outcome))) core.setOutput(k, v);
-  await core.summary.addRaw(reporter.mask(renderSummary(outcome)), true).write();
+  await writeJobSummary(
+    reporter.mask(renderSummary(outcome, { timeline: 'mermaid', maxBytes: SUMMARY_BUDGET_BYTES })),
+  );
+  reporter.flush();
   if (outcome.result === 'failed' || outcome.result === 'rolled-back') {
     core.setFailed(reporter.mask(failureAnnotation(outcome)));
   }

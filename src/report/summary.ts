@@ -1,4 +1,6 @@
-// Renders an Outcome as Markdown (the job summary) and as the outputs map. Pure.
+// Renders an Outcome as Markdown (the job summary, or the terminal's report) and as the outputs map. Pure.
+// GitHub takes at most 1 MiB of summary per step: renderSummary keeps within a byte budget by trimming the
+// long tables first and, only if that is not enough, cutting the text, always saying that it did.
 import { describeSource } from '../cluster/effective-env.ts';
 import { durationSeconds, type HelmSummary, type Outcome } from '../engine/outcome.ts';
 import { targetImage } from '../plan/plan.ts';
@@ -12,9 +14,42 @@ const HEADLINE: Record<Outcome['result'], string> = {
   'dry-run': '📝 Dry run (nothing changed)',
 };
 
+/** GitHub's limit for one step's job summary. */
+export const GITHUB_SUMMARY_LIMIT_BYTES = 1024 * 1024;
+
+export interface SummaryOptions {
+  /** The timeline as a mermaid gantt chart (GitHub renders it) or as text bars (a terminal); default text. */
+  timeline?: 'mermaid' | 'text';
+  /** Upper bound of the rendering in UTF-8 bytes; default unbounded. */
+  maxBytes?: number;
+}
+
+/** How much of each long part is shown; the compact set is used when the full rendering is too big. */
+interface Limits {
+  readonly stepDetails: number;
+  readonly pods: number;
+  readonly helmRows: number;
+  readonly listItems: number;
+  /** Characters of one table cell or error text. */
+  readonly text: number;
+}
+const FULL: Limits = { stepDetails: 12, pods: 50, helmRows: 1_000, listItems: 1_000, text: 100_000 };
+const COMPACT: Limits = { stepDetails: 3, pods: 10, helmRows: 10, listItems: 20, text: 2_000 };
+
+export const TRIM_NOTE =
+  "> [!NOTE]\n> This summary was shortened to stay within GitHub's 1 MiB job summary limit; the run's log has every detail.";
+
+function clip(text: string, max: number): string {
+  return text.length > max
+    ? `${text.slice(0, max)}… (${text.length - max} more characters in the log)`
+    : text;
+}
+
 /** Escapes text for a Markdown table cell. */
-function cell(text: string | undefined): string {
-  return (text ?? '').replaceAll('|', '\\|').replaceAll('\n', '<br>');
+function cell(text: string | undefined, max = FULL.text): string {
+  return clip(text ?? '', max)
+    .replaceAll('|', '\\|')
+    .replaceAll('\n', '<br>');
 }
 
 function secs(ms: number): string {
@@ -22,7 +57,7 @@ function secs(ms: number): string {
 }
 
 /** The helm release: history before and after (newest last), then what else changed and notes. */
-export function renderHelm(h: HelmSummary): string[] {
+export function renderHelm(h: HelmSummary, limits: Limits = FULL): string[] {
   const out = [
     `### Helm release \`${h.release}\``,
     '',
@@ -30,11 +65,15 @@ export function renderHelm(h: HelmSummary): string[] {
     '',
   ];
   const lastBefore = h.before[h.before.length - 1]?.revision ?? 0;
-  const rows = h.after.length > 0 ? h.after : h.before;
+  const all = h.after.length > 0 ? h.after : h.before;
+  // Newest last, so the newest rows are the ones kept.
+  const rows = all.slice(-limits.helmRows);
   out.push(
     `| Revision | Status | Chart | Updated | Description | ${h.after.length > 0 ? 'Run |' : ' |'}`,
     '|---|---|---|---|---|---|',
   );
+  if (rows.length < all.length)
+    out.push(`| … | ${all.length - rows.length} older revisions not shown | | | | |`);
   for (const r of rows) {
     const mark = r.revision > lastBefore ? 'new' : r.revision === h.currentRevision ? 'before the run' : '';
     out.push(
@@ -52,7 +91,40 @@ export function renderHelm(h: HelmSummary): string[] {
   return out;
 }
 
-export function renderSummary(o: Outcome): string {
+export function renderSummary(o: Outcome, options: SummaryOptions = {}): string {
+  const timeline = options.timeline ?? 'text';
+  const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const full = render(o, timeline, FULL);
+  if (Buffer.byteLength(full, 'utf8') <= max) return full;
+  const compact = `${render(o, timeline, COMPACT)}\n${TRIM_NOTE}\n`;
+  if (Buffer.byteLength(compact, 'utf8') <= max) return compact;
+  return cutToBytes(compact, max);
+}
+
+/** The first lines of a text that fit in `max` bytes with the trim note, with any open code block closed. */
+export function cutToBytes(text: string, max: number): string {
+  const tail = `\n${TRIM_NOTE}\n`;
+  const fence = '```\n';
+  const budget = max - Buffer.byteLength(tail + fence + '</details>\n', 'utf8');
+  const kept: string[] = [];
+  let used = 0;
+  let inFence = false;
+  let openDetails = 0;
+  for (const line of text.split('\n')) {
+    const size = Buffer.byteLength(line, 'utf8') + 1;
+    if (used + size > budget) break;
+    kept.push(line);
+    used += size;
+    if (line.startsWith('```')) inFence = !inFence;
+    if (line.startsWith('<details>')) openDetails++;
+    if (line.startsWith('</details>')) openDetails = Math.max(0, openDetails - 1);
+  }
+  if (inFence) kept.push('```');
+  if (openDetails > 0) kept.push('</details>');
+  return `${kept.join('\n')}${tail}`;
+}
+
+function render(o: Outcome, timeline: 'mermaid' | 'text', limits: Limits): string {
   const p = o.plan;
   const out: string[] = [];
   const title = o.rollbackFailed
@@ -64,7 +136,13 @@ export function renderSummary(o: Outcome): string {
     '',
   );
   if (o.error) {
-    out.push('> [!CAUTION]', ...o.error.split('\n').map((l) => `> ${l}`), '');
+    out.push(
+      '> [!CAUTION]',
+      ...clip(o.error, limits.text)
+        .split('\n')
+        .map((l) => `> ${l}`),
+      '',
+    );
   }
   if (o.manualSteps.length > 0) {
     out.push(
@@ -92,7 +170,7 @@ export function renderSummary(o: Outcome): string {
   }
   out.push('');
 
-  if (o.helm) out.push(...renderHelm(o.helm));
+  if (o.helm) out.push(...renderHelm(o.helm, limits));
 
   if (o.dbName) {
     out.push('### Database', '', `- Migrating from \`${o.dbName}\`: ${o.dbNameReason ?? ''}`);
@@ -110,7 +188,7 @@ export function renderSummary(o: Outcome): string {
       '| Variable | Value | Before | Where it comes from | Why |',
       '|---|---|---|---|---|',
     );
-    for (const c of o.env) {
+    for (const c of o.env.slice(0, limits.listItems)) {
       const target = c.target
         ? c.target.kind === 'configMap'
           ? `ConfigMap \`${c.target.configMap}\``
@@ -120,17 +198,22 @@ export function renderSummary(o: Outcome): string {
         ? `${c.before.value ?? '(secret)'} from ${describeSource(c.before.source)}`
         : 'not set';
       out.push(
-        `| \`${c.name}\` | \`${cell(c.value)}\` | ${cell(before)} | ${cell(target)} | ${cell(c.why)} |`,
+        `| \`${c.name}\` | \`${cell(c.value, limits.text)}\` | ${cell(before, limits.text)} | ${cell(target)} | ${cell(c.why, limits.text)} |`,
       );
     }
+    if (o.env.length > limits.listItems) out.push(`| … ${o.env.length - limits.listItems} more | | | | |`);
     out.push('');
-    for (const w of o.envWarnings) out.push(`- ⚠️ ${w}`);
+    for (const w of o.envWarnings.slice(0, limits.listItems)) out.push(`- ⚠️ ${clip(w, limits.text)}`);
     if (o.envWarnings.length) out.push('');
   }
 
   out.push('### Steps', '', '| | Step | Duration | Details |', '|---|---|---|---|');
   for (const s of o.steps) {
-    const details = s.details.slice(-12).join('\n');
+    const shown = s.details.slice(-limits.stepDetails);
+    const hidden = s.details.length - shown.length;
+    const details = [...(hidden > 0 ? [`(${hidden} earlier lines in the log)`] : []), ...shown]
+      .map((d) => clip(d, limits.text))
+      .join('\n');
     out.push(
       `| ${ICON[s.status] ?? ''} | ${cell(s.title)} | ${secs(s.endedAt - s.startedAt)} | ${cell(details)} |`,
     );
@@ -138,19 +221,8 @@ export function renderSummary(o: Outcome): string {
   out.push('');
 
   if (o.steps.length > 0) {
-    // A text timeline: where the time went, to scale.
-    const t0 = o.startedAt;
-    const total = Math.max(1, o.endedAt - t0);
-    const width = 40;
-    out.push('<details><summary>Timeline</summary>', '', '```text');
-    for (const s of o.steps) {
-      const start = Math.round(((s.startedAt - t0) / total) * width);
-      const len = Math.max(1, Math.round(((s.endedAt - s.startedAt) / total) * width));
-      out.push(
-        `${s.title.slice(0, 44).padEnd(44)} ${' '.repeat(Math.min(start, width))}${'█'.repeat(Math.min(len, width - Math.min(start, width) + 1))} ${secs(s.endedAt - s.startedAt)}`,
-      );
-    }
-    out.push('```', '', '</details>', '');
+    if (timeline === 'mermaid') out.push('### Timeline', '', ...mermaidGantt(o), '');
+    else out.push('Timeline:', '', ...textTimeline(o), '');
   }
 
   if (o.pods.length > 0) {
@@ -160,15 +232,75 @@ export function renderSummary(o: Outcome): string {
       '| Pod | Revision | Phase | Ready | Restarts | Reason |',
       '|---|---|---|---|---|---|',
     );
-    for (const pod of o.pods.slice(0, 50)) {
+    for (const pod of o.pods.slice(0, limits.pods)) {
       out.push(
         `| ${cell(pod.name)} | ${cell(pod.revision ?? '?')} | ${cell(pod.phase)} | ${pod.ready ? 'yes' : 'no'} | ${pod.restarts} | ${cell(pod.reason ?? '')} |`,
       );
     }
-    if (o.pods.length > 50) out.push(`| … ${o.pods.length - 50} more | | | | | |`);
+    if (o.pods.length > limits.pods) out.push(`| … ${o.pods.length - limits.pods} more | | | | | |`);
     out.push('');
   }
   return out.join('\n');
+}
+
+/** Where the time went, to scale, as text bars (for a terminal). */
+export function textTimeline(o: Pick<Outcome, 'steps' | 'startedAt' | 'endedAt'>): string[] {
+  const t0 = o.startedAt;
+  const total = Math.max(1, o.endedAt - t0);
+  const width = 40;
+  return o.steps.map((s) => {
+    const start = Math.min(width, Math.max(0, Math.round(((s.startedAt - t0) / total) * width)));
+    const len = Math.max(1, Math.round(((s.endedAt - s.startedAt) / total) * width));
+    return `${s.title.slice(0, 44).padEnd(44)} ${' '.repeat(start)}${'█'.repeat(Math.min(len, width - start + 1))} ${secs(s.endedAt - s.startedAt)}`;
+  });
+}
+
+/** Words that open a statement in a mermaid gantt chart; a task named like one would be read as it. */
+const MERMAID_KEYWORDS =
+  /^(gantt|title|section|dateformat|axisformat|tickinterval|excludes|includes|todaymarker|weekday|weekend|inclusiveenddates|topaxis|acctitle|accdescr|click|displaymode)\b/i;
+
+/**
+ * A step title as safe mermaid gantt task text: ':' ends a task's name, ';' and '#' start entity codes, '%%'
+ * a comment, and angle brackets, quotes, backticks and braces could be read as markup; each becomes a
+ * harmless look-alike or a space. One line, at most 60 characters.
+ */
+export function mermaidTaskName(title: string): string {
+  let t = title
+    .replace(/[\r\n\t]+/g, ' ')
+    .replaceAll(':', ' -')
+    .replaceAll(';', ',')
+    .replaceAll('#', 'no.')
+    .replaceAll('%', ' pct')
+    .replace(/[<>"`{}[\]\\|&=]/g, ' ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x1f\x7f]/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
+  if (t === '' || MERMAID_KEYWORDS.test(t)) t = `step ${t}`.trim();
+  return t.length > 60 ? `${t.slice(0, 59).trimEnd()}…` : t;
+}
+
+const GANTT_TAG: Record<string, string> = { ok: 'done', warning: 'active', failed: 'crit', skipped: 'done' };
+
+/** The steps as a mermaid gantt chart (GitHub renders ```mermaid blocks), one task per step, real clock times. */
+export function mermaidGantt(o: Pick<Outcome, 'steps' | 'result'>): string[] {
+  const out = [
+    '```mermaid',
+    'gantt',
+    `    title Upgrade steps (${o.result})`,
+    '    dateFormat x',
+    '    axisFormat %H:%M:%S',
+    '    section Run',
+  ];
+  o.steps.forEach((s, i) => {
+    const start = Math.max(0, Math.round(s.startedAt));
+    // Mermaid drops a task that ends where it starts; a skipped step gets one millisecond.
+    const end = Math.max(start + 1, Math.round(s.endedAt));
+    const name = `${mermaidTaskName(s.title)}${s.status === 'skipped' ? ' (skipped)' : ''}`;
+    out.push(`    ${name} :${GANTT_TAG[s.status] ?? 'done'}, s${i}, ${start}, ${end}`);
+  });
+  out.push('```');
+  return out;
 }
 
 export function outputsOf(o: Outcome): Record<string, string> {
