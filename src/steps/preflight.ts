@@ -50,6 +50,30 @@ export function requiredAccess(plan: Plan, configMaps: readonly string[]): Acces
   return checks;
 }
 
+/**
+ * `rollout undo` needs the previous ReplicaSet, which the controller deletes at once under
+ * `revisionHistoryLimit: 0`. Refused when a rollback would be an undo (it could not bring the old version back),
+ * a warning otherwise (a later manual undo is impossible too).
+ */
+export function revisionHistoryProblem(
+  plan: Pick<Plan, 'method' | 'rollback' | 'deployment' | 'namespace'>,
+  dep: V1Deployment,
+  helmRelease: string | undefined,
+): { refuse: string } | { warn: string } | undefined {
+  if (dep.spec?.revisionHistoryLimit !== 0) return undefined;
+  const method = plan.method === 'auto' ? (helmRelease ? 'helm' : 'kubectl') : plan.method;
+  const undo = plan.rollback === 'rollout-undo' || (plan.rollback === 'auto' && method === 'kubectl');
+  const field = `Deployment "${plan.deployment}" has spec.revisionHistoryLimit: 0, so Kubernetes keeps no previous ReplicaSet`;
+  if (undo) {
+    return {
+      refuse: `${field} and the rollback after a failure (kubectl rollout undo) could not bring the old version back. Set revisionHistoryLimit to 2 or more (kubectl patch deployment ${plan.deployment} -n ${plan.namespace} -p '{"spec":{"revisionHistoryLimit":10}}'), or set 'rollback: none'${method === 'helm' ? " or 'rollback: helm-rollback'" : ''}, then run again.`,
+    };
+  }
+  return {
+    warn: `${field}: \`kubectl rollout undo\` is impossible after this run; set revisionHistoryLimit to 2 or more to keep that way back`,
+  };
+}
+
 export function describeAccess(c: AccessCheck): string {
   const res = `${c.resource}${c.subresource ? `/${c.subresource}` : ''}${c.group ? `.${c.group}` : ''}`;
   return `${c.verb} ${res}${c.name ? ` (${c.name})` : ''}`;
@@ -68,6 +92,9 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
       `Deployment "${plan.deployment}" was not found in namespace "${ns}". Check the 'deployment' input (the OPSWAT chart names it md-core).`,
     );
   }
+  const history = revisionHistoryProblem(plan, dep, dep.metadata?.annotations?.[HELM_RELEASE_ANNOTATION]);
+  if (history && 'refuse' in history) throw new PreflightError(history.refuse);
+  if (history) step.warn(history.warn);
   const containers = dep.spec?.template?.spec?.containers ?? [];
   const container = containers.find((c) => c.name === plan.container);
   if (!container) {
