@@ -15,6 +15,7 @@ import type {
   V1Pod,
   V1ReplicaSet,
 } from '@kubernetes/client-node';
+import { describeConnectFailure } from './connect-error.ts';
 import type { LeaseObject } from './lease.ts';
 import { kubeconfigForTools } from './kubeconfig-file.ts';
 
@@ -144,10 +145,18 @@ export class Kube {
     }
   }
 
+  /** The first request of a run: when it fails, the error says which server, why, and what to do next. */
   async serverVersion(): Promise<string> {
     const api = this.kc.makeApiClient(this.lib.VersionApi);
-    const v = await this.call('reading the server version', () => api.getCode());
-    return v.gitVersion;
+    try {
+      return (await api.getCode()).gitVersion;
+    } catch (err) {
+      const where = {
+        server: this.kc.getCurrentCluster()?.server ?? '(no server)',
+        context: this.kc.getCurrentContext(),
+      };
+      throw new KubeError(describeConnectFailure(err, where), statusOf(err));
+    }
   }
 
   /** False only when the namespace certainly does not exist; an identity without cluster-wide read gets true. */
