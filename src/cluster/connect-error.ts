@@ -67,7 +67,8 @@ export function classifyConnectError(err: unknown): ConnectFailure {
   detail = detail.replace(/\s+/g, ' ').trim();
   if (status === 401) return { cause: 'unauthorized', code, status, detail };
   if (status === 403) return { cause: 'forbidden', code, status, detail };
-  if (code !== undefined && BY_CODE[code]) return { cause: BY_CODE[code], code, status, detail };
+  const known = code === undefined ? undefined : BY_CODE[code];
+  if (known) return { cause: known, code, status, detail };
   if (code !== undefined && TLS_CODE.test(code)) return { cause: 'tls', code, status, detail };
   if (/certificate|self[- ]signed|ssl|tls/i.test(detail)) return { cause: 'tls', code, status, detail };
   return { cause: 'other', code, status, detail };

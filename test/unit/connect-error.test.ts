@@ -1,5 +1,5 @@
 // An unreachable cluster is explained: which server, the cause, and the next step.
-import { createServer as createTcpServer, type Server } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyConnectError, describeConnectFailure } from '../../src/cluster/connect-error.ts';
 import { Kube } from '../../src/cluster/kube.ts';
@@ -98,7 +98,7 @@ describe('describeConnectFailure', () => {
 
 describe('Kube.serverVersion against loopback servers (no cluster needed)', () => {
   let server: Server | undefined;
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   afterEach(async () => {
     for (const s of sockets) s.destroy();
     sockets.clear();
@@ -116,7 +116,7 @@ describe('Kube.serverVersion against loopback servers (no cluster needed)', () =
       'current-context': 'unit',
     });
 
-  async function listen(onConnection: (s: import('node:net').Socket) => void): Promise<number> {
+  async function listen(onConnection: (s: Socket) => void): Promise<number> {
     server = createTcpServer((socket) => {
       sockets.add(socket);
       onConnection(socket);
@@ -131,7 +131,7 @@ describe('Kube.serverVersion against loopback servers (no cluster needed)', () =
     await new Promise<void>((r) => server?.close(() => r()));
     server = undefined;
     const kube = await Kube.connect({ kubeconfig: kubeconfig(`https://127.0.0.1:${port}`) });
-    const err = await kube.serverVersion().catch((e: unknown) => e as Error);
+    const err = (await kube.serverVersion().catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toContain(
       `cannot reach the Kubernetes API server https://127.0.0.1:${port} (context unit)`,
@@ -148,7 +148,7 @@ describe('Kube.serverVersion against loopback servers (no cluster needed)', () =
       socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
     });
     const kube = await Kube.connect({ kubeconfig: kubeconfig(`https://127.0.0.1:${port}`) });
-    const err = await kube.serverVersion().catch((e: unknown) => e as Error);
+    const err = (await kube.serverVersion().catch((e: unknown) => e)) as Error;
     expect(err.message).toContain('the TLS handshake failed');
     expect(err.message).toContain('certificate-authority-data');
   });
