@@ -11,6 +11,8 @@ import type { Timeline } from './timeline.ts';
 export interface ToolProvider {
   kubectl(): Promise<string>;
   helm(): Promise<string>;
+  /** One line per tool from PATH that could not be checked against its official checksum, for the summary. */
+  unverified?(): readonly string[];
 }
 
 /** What preflight read before any change. */

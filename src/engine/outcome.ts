@@ -49,6 +49,8 @@ export interface Outcome {
   after: Record<string, string>;
   steps: StepRecord[];
   extraOutputs: Record<string, string>;
+  /** Tools taken from PATH without a checksum check (why, per tool): the summary says so. */
+  unverifiedTools: string[];
   /** Set by the helm route. */
   helm?: HelmSummary | undefined;
 }
@@ -82,5 +84,6 @@ export function newOutcome(plan: Plan, startedAt: number): Outcome {
     after: {},
     steps: [],
     extraOutputs: {},
+    unverifiedTools: [],
   };
 }

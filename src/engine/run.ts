@@ -346,6 +346,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     // After any rollback and before the work directory (with the kubeconfig file) goes.
     if (ctx && finishRoute) await finishRoute(ctx).catch(() => undefined);
     if (lease) await releaseHeldLease(lease, ctx, reporter);
+    outcome.unverifiedTools = [...(deps.tools.unverified?.() ?? [])];
     outcome.endedAt = now();
     rmSync(workDir, { recursive: true, force: true });
   }

@@ -9,14 +9,18 @@ export function installingTools(
   onInstalled?: (tool: string, path: string) => void,
 ): ToolProvider {
   const cache = new Map<string, Promise<string>>();
+  const unverified: string[] = [];
   const once = (
     tool: 'kubectl' | 'helm',
-    install: () => Promise<{ path: string; version: string; source: string }>,
+    install: () => Promise<{ path: string; version: string; source: string; unverified?: string }>,
   ): Promise<string> => {
     let p = cache.get(tool);
     if (!p) {
       p = install().then((t) => {
         reporter.info(`${tool} ${t.version} (${t.source}): ${t.path}`);
+        if (t.unverified !== undefined) {
+          unverified.push(`${tool} ${t.version} from PATH (${t.path}) was used unverified: ${t.unverified}`);
+        }
         onInstalled?.(tool, t.path);
         return t.path;
       });
@@ -26,6 +30,7 @@ export function installingTools(
   };
   const mirror = plan.toolsMirror ? { mirror: plan.toolsMirror } : {};
   return {
+    unverified: () => unverified,
     kubectl: () =>
       once('kubectl', async () =>
         (await import('../tools/install.ts')).installKubectl({

@@ -144,6 +144,14 @@ function render(o: Outcome, timeline: 'mermaid' | 'text', limits: Limits): strin
       '',
     );
   }
+  if (o.unverifiedTools.length > 0) {
+    out.push(
+      '> [!WARNING]',
+      '> Tools found on PATH were used without a checksum check:',
+      ...o.unverifiedTools.map((t) => `> - ${t.replaceAll('\n', ' ')}`),
+      '',
+    );
+  }
   if (o.manualSteps.length > 0) {
     out.push(
       '### Manual action needed',

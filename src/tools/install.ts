@@ -1,6 +1,8 @@
 // Installs kubectl and helm the way a careful setup action does:
 //   1. resolve the requested version (pinned default, exact, or a release pointer: see versions.ts);
-//   2. use the binary on PATH when it reports exactly that version;
+//   2. use the binary on PATH when it reports exactly that version and its SHA-256 is the official build's
+//      (checksum from the same source as downloads); a different build is not used; when the checksum cannot be
+//      had (offline, mirror without it), the binary is used and reported as unverified;
 //   3. else use the runner's tool cache (RUNNER_TOOL_CACHE, per tool, version and architecture), no request made;
 //   4. else download from the official host or the tools-mirror (layout in sources.ts), verify the SHA-256
 //      against the published checksum and check the binary reports the version, and only then cache it.
@@ -8,6 +10,7 @@
 // @actions/tool-cache's bounded retries (3 attempts, network errors, 5xx, 408 and 429 only).
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tc from '@actions/tool-cache';
 import type { Reporter } from '../report/reporter.ts';
@@ -48,6 +51,8 @@ export interface InstalledTool {
   /** The exact version, without a leading 'v'. */
   version: string;
   source: InstallSource;
+  /** Why a binary from PATH could not be checked against the official checksum; absent when it was verified. */
+  unverified?: string;
 }
 
 export interface InstallOptions {
@@ -81,7 +86,16 @@ interface ToolJob {
   parseVersion: (stdout: string) => string | undefined;
   /** Downloads and verifies into tmp; returns the binary to cache. */
   fetch: (tmp: string) => Promise<string>;
+  /** The SHA-256 the official binary of this version has (for a binary found on PATH). */
+  officialSha256: (tmp: string) => Promise<string>;
 }
+
+/** A binary on PATH compared with the official build: the same, another build, or no checksum to be had. */
+type PathCheck =
+  { kind: 'verified' } | { kind: 'different'; actual: string } | { kind: 'unknown'; why: string };
+
+/** Fewer look-up attempts than an install: a PATH binary that cannot be checked is still usable. */
+const PATH_CHECK_ATTEMPTS = 2;
 
 function context(options: InstallOptions, officialBase: string): Context {
   const mirror = parseMirror(options.mirror);
@@ -147,6 +161,22 @@ export async function installKubectl(options: InstallOptions): Promise<Installed
       await verifySha256(file, expected, url, what);
       return file;
     },
+    // kubectl publishes the checksum of the binary itself: one small look-up.
+    officialSha256: async () => {
+      const sumUrl = under(base.url, kubectlChecksumPath(version, p));
+      const what = `kubectl ${version} (${p.os}/${p.arch})`;
+      const quick = {
+        ...ctx,
+        retry: { ...ctx.retry, attempts: Math.min(ctx.retry.attempts, PATH_CHECK_ATTEMPTS) },
+      };
+      const sums = await lookup(
+        quick,
+        sumUrl,
+        `${what} checksum`,
+        `kubectl ${version} is not published there`,
+      );
+      return parseSha256File(sums, binaryName);
+    },
   });
 }
 
@@ -174,29 +204,32 @@ export async function installHelm(options: InstallOptions): Promise<InstalledToo
     reporter.info(`helm-version '${asked}' resolved to ${version} (${redactUrl(url)})${note}`);
   }
   const binaryName = `helm${p.exe}`;
+  const fetchHelm = async (tmp: string): Promise<string> => {
+    const archive = helmArchiveName(version, p);
+    const url = under(base.url, archive);
+    const sumUrl = under(base.url, helmChecksumName(version, p));
+    const what = `helm ${version} (${p.os}/${p.arch})`;
+    const sums = await lookup(ctx, sumUrl, `${what} checksum`, `helm ${version} is not published there`);
+    const expected = parseSha256File(sums, archive);
+    const file = await download(ctx, url, path.join(tmp, archive), what);
+    await verifySha256(file, expected, url, what);
+    const dest = path.join(tmp, 'extracted');
+    if (p.os === 'windows') await tc.extractZip(file, dest);
+    else await tc.extractTar(file, dest);
+    const inner = helmBinaryInArchive(p);
+    const bin = path.join(dest, ...inner.split('/'));
+    if (!existsSync(bin)) throw new Error(`${what}: ${redactUrl(url)} has no ${inner} inside`);
+    return bin;
+  };
   return install(ctx, {
     tool: 'helm',
     version,
     binaryName,
     versionArgs: ['version', '--template', '{{.Version}}'],
     parseVersion: parseHelmVersionOutput,
-    fetch: async (tmp) => {
-      const archive = helmArchiveName(version, p);
-      const url = under(base.url, archive);
-      const sumUrl = under(base.url, helmChecksumName(version, p));
-      const what = `helm ${version} (${p.os}/${p.arch})`;
-      const sums = await lookup(ctx, sumUrl, `${what} checksum`, `helm ${version} is not published there`);
-      const expected = parseSha256File(sums, archive);
-      const file = await download(ctx, url, path.join(tmp, archive), what);
-      await verifySha256(file, expected, url, what);
-      const dest = path.join(tmp, 'extracted');
-      if (p.os === 'windows') await tc.extractZip(file, dest);
-      else await tc.extractTar(file, dest);
-      const inner = helmBinaryInArchive(p);
-      const bin = path.join(dest, ...inner.split('/'));
-      if (!existsSync(bin)) throw new Error(`${what}: ${redactUrl(url)} has no ${inner} inside`);
-      return bin;
-    },
+    fetch: fetchHelm,
+    // Helm publishes the checksum of the archive only: the binary's is that of the verified archive's content.
+    officialSha256: async (tmp) => sha256File(await fetchHelm(tmp)),
   });
 }
 
@@ -208,10 +241,27 @@ async function install(ctx: Context, job: ToolJob): Promise<InstalledTool> {
   if (onPath !== undefined) {
     const reported = await reportedVersion(ctx, onPath, job);
     if (reported === version) {
-      reporter.info(`${tool} ${version}: using ${onPath} from PATH`);
-      return { path: onPath, version, source: 'path' };
+      const check = await checkPathBinary(ctx, job, onPath);
+      if (check.kind === 'verified') {
+        reporter.info(`${tool} ${version}: using ${onPath} from PATH (SHA-256 matches the official build)`);
+        return { path: onPath, version, source: 'path' };
+      }
+      if (check.kind === 'unknown') {
+        reporter.warning(
+          `${tool} ${version}: using ${onPath} from PATH UNVERIFIED: ${check.why}. Put the official binary on PATH where its checksum can be fetched, or remove it from PATH so the action downloads and verifies one.`,
+          `${tool} used unverified`,
+        );
+        return { path: onPath, version, source: 'path', unverified: check.why };
+      }
+      reporter.warning(
+        `${tool} ${version} on PATH (${onPath}) is not the official build (SHA-256 ${check.actual}); it is not used, the official binary is installed instead`,
+        `${tool} on PATH not used`,
+      );
+    } else {
+      reporter.info(
+        `${tool} on PATH (${onPath}) reports ${reported ?? 'no readable version'}, not ${version}`,
+      );
     }
-    reporter.info(`${tool} on PATH (${onPath}) reports ${reported ?? 'no readable version'}, not ${version}`);
   }
 
   for (const name of ['RUNNER_TOOL_CACHE', 'RUNNER_TEMP']) {
@@ -247,6 +297,20 @@ async function install(ctx: Context, job: ToolJob): Promise<InstalledTool> {
     return { path: cached, version, source: 'download' };
   } finally {
     await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function checkPathBinary(ctx: Context, job: ToolJob, bin: string): Promise<PathCheck> {
+  let tmp: string | undefined;
+  try {
+    tmp = await mkdtemp(path.join(process.env['RUNNER_TEMP'] || tmpdir(), `mdcore-${job.tool}-check-`));
+    const [expected, actual] = await Promise.all([job.officialSha256(tmp), sha256File(bin)]);
+    return expected === actual ? { kind: 'verified' } : { kind: 'different', actual };
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return { kind: 'unknown', why: `its official checksum could not be had (${ctx.reporter.mask(why)})` };
+  } finally {
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   }
 }
 

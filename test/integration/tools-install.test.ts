@@ -1,6 +1,6 @@
 // installKubectl / installHelm against a mirror on 127.0.0.1 serving real binaries in the official layouts.
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tc from '@actions/tool-cache';
@@ -404,7 +404,7 @@ describe('helm version resolution', () => {
 });
 
 describe('binary already on PATH', () => {
-  it('kubectl on PATH reporting exactly the version is used as is, without any request', async () => {
+  it('kubectl on PATH reporting exactly the version is used when its SHA-256 is the published one', async () => {
     const dir = path.join(work, 'bin');
     await mkdir(dir);
     await copyFile(tools.kubectl, path.join(dir, 'kubectl'));
@@ -415,7 +415,8 @@ describe('binary already on PATH', () => {
       searchPath: `${emptyPath}${path.delimiter}${dir}`,
     });
     expect(got).toEqual({ path: path.join(dir, 'kubectl'), version: '1.36.3', source: 'path' });
-    expect(mirror.requests).toEqual([]);
+    // One look-up of the published checksum; the binary itself is not downloaded.
+    expect(requested()).toEqual([KUBECTL_SUM]);
   });
 
   it('the PATH environment variable is searched by default', async () => {
@@ -425,7 +426,36 @@ describe('binary already on PATH', () => {
     process.env['PATH'] = `${dir}${path.delimiter}${process.env['PATH'] ?? ''}`;
     const got = await installHelm({ version: HELM3_VERSION, mirror: mirror.url, reporter });
     expect(got).toEqual({ path: path.join(dir, 'helm'), version: HELM3_VERSION, source: 'path' });
-    expect(mirror.requests).toEqual([]);
+    // Helm publishes the archive's checksum only: the verified archive's binary is compared.
+    expect(requested().sort()).toEqual([HELM3_SUM, HELM3_TGZ].sort());
+  });
+
+  it('a kubectl on PATH that is not the published build is not used: the verified download is', async () => {
+    const dir = path.join(work, 'bin');
+    await mkdir(dir);
+    // The same program with bytes appended: it runs and reports 1.36.3, but it is not the published file.
+    await copyFile(tools.kubectl, path.join(dir, 'kubectl'));
+    await appendFile(path.join(dir, 'kubectl'), 'not the published build');
+    const got = await installKubectl({ version: '1.36.3', mirror: mirror.url, reporter, searchPath: dir });
+    expect(got.source).toBe('download');
+    expect(runVersion(got, 'kubectl')).toBe('v1.36.3');
+    expect(reporter.text()).toContain('is not the official build');
+  });
+
+  it('a kubectl on PATH is used but reported unverified when the mirror is unreachable', async () => {
+    const dir = path.join(work, 'bin');
+    await mkdir(dir);
+    await copyFile(tools.kubectl, path.join(dir, 'kubectl'));
+    const dead = `http://127.0.0.1:${await deadPort()}/`;
+    const got = await installKubectl({
+      version: '1.36.3',
+      mirror: dead,
+      reporter,
+      searchPath: dir,
+      retry: FAST_RETRY,
+    });
+    expect(got).toMatchObject({ path: path.join(dir, 'kubectl'), source: 'path' });
+    expect(got.unverified).toContain('official checksum could not be had');
   });
 
   it('a binary on PATH with another version is not used', async () => {
