@@ -28,7 +28,9 @@ export function installingTools(
     }
     return p;
   };
-  const mirror = plan.toolsMirror ? { mirror: plan.toolsMirror } : {};
+  const mirror = plan.toolsMirror
+    ? { mirror: plan.toolsMirror, allowInsecureHttp: plan.allowInsecureHttp }
+    : {};
   return {
     unverified: () => unverified,
     kubectl: () =>

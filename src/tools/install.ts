@@ -60,6 +60,8 @@ export interface InstallOptions {
   version?: string;
   /** The tools-mirror input: a base URL replacing both official hosts, same layout below it. */
   mirror?: string;
+  /** The allow-insecure-http input: plain http:// to a mirror that is neither loopback nor cluster-internal. */
+  allowInsecureHttp?: boolean;
   reporter: Reporter;
   /** Look-up retry policy (release pointers, checksum files); defaults to DEFAULT_LOOKUP_RETRY. */
   retry?: Partial<RetryPolicy>;
@@ -98,7 +100,7 @@ type PathCheck =
 const PATH_CHECK_ATTEMPTS = 2;
 
 function context(options: InstallOptions, officialBase: string): Context {
-  const mirror = parseMirror(options.mirror);
+  const mirror = parseMirror(options.mirror, { allowInsecureHttp: options.allowInsecureHttp ?? false });
   if (mirror?.secret) options.reporter.secret(mirror.secret);
   return {
     reporter: options.reporter,

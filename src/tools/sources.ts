@@ -13,6 +13,7 @@
 // OS is linux, darwin or windows; architecture amd64 or arm64. The base may carry a path prefix and
 // credentials (https://user:token@host/prefix/): credentials are sent as a Basic authorization header and never
 // appear in any URL that is printed.
+import { insecureHttpProblem } from '../plan/url-policy.ts';
 import type { ToolPlatform } from './platform.ts';
 import type { KubectlVersionSpec } from './versions.ts';
 
@@ -28,8 +29,15 @@ export interface DownloadBase {
   secret?: string;
 }
 
-/** Parses the tools-mirror input; undefined when it is empty (use the official hosts). */
-export function parseMirror(input: string | undefined): DownloadBase | undefined {
+/**
+ * Parses the tools-mirror input; undefined when it is empty (use the official hosts). Plain http:// is refused
+ * beyond loopback and cluster-internal hosts unless allowed (input parsing refuses it first; this keeps every
+ * other caller of the installer to the same rule).
+ */
+export function parseMirror(
+  input: string | undefined,
+  options: { allowInsecureHttp?: boolean } = {},
+): DownloadBase | undefined {
   const raw = (input ?? '').trim();
   if (raw === '') return undefined;
   let url: URL;
@@ -47,6 +55,8 @@ export function parseMirror(input: string | undefined): DownloadBase | undefined
   if (url.search !== '' || url.hash !== '') {
     throw new Error(`tools-mirror must not have a query or fragment: ${redactUrl(raw)}`);
   }
+  const insecure = insecureHttpProblem('tools-mirror', raw, options.allowInsecureHttp ?? false);
+  if (insecure) throw new Error(insecure);
   const user = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
   url.username = '';

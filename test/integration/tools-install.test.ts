@@ -479,6 +479,7 @@ describe('network settings', () => {
       const got = await installKubectl({
         version: 'stable',
         mirror: viaProxy,
+        allowInsecureHttp: true,
         reporter,
         searchPath: emptyPath,
         retry: FAST_RETRY,

@@ -87,6 +87,20 @@ describe('parseMirror', () => {
     expect(m?.secret).toBe('s3cr/t');
   });
 
+  it('refuses plain http to a host that is neither loopback nor cluster-internal, unless allowed', () => {
+    expect(() => parseMirror('http://robot:hunter22@mirror.example.com/')).toThrow(
+      /tools-mirror' uses plain http:\/\/ to "mirror.example.com".*allow-insecure-http: true/,
+    );
+    expect(() => parseMirror('http://robot:hunter22@mirror.example.com/')).not.toThrow(/hunter22/);
+    expect(parseMirror('http://mirror.example.com/', { allowInsecureHttp: true })?.url).toBe(
+      'http://mirror.example.com/',
+    );
+    expect(parseMirror('http://tools.infra.svc.cluster.local:8080/')?.url).toBe(
+      'http://tools.infra.svc.cluster.local:8080/',
+    );
+    expect(parseMirror('http://[::1]:8080/')?.url).toBe('http://[::1]:8080/');
+  });
+
   it('a lone token in the user part is the secret', () => {
     const m = parseMirror('https://ghp_abcdef123456@mirror.example.com/');
     expect(m?.secret).toBe('ghp_abcdef123456');
