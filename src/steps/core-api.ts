@@ -27,11 +27,14 @@ export async function openApi(
 ): Promise<ApiSession> {
   const { plan, kube, reporter } = ctx;
   if (!plan.apiUrl) throw new Error("the REST API is needed but 'api-url' is not set");
-  await checkApiBeforeChange(
-    new MdCoreClient({ baseUrl: plan.apiUrl, reporter, ...(ctx.signal ? { signal: ctx.signal } : {}) }),
-    plan,
-    step,
-  );
+  // A short per-request timeout: an address that swallows packets should not hold the run for minutes.
+  const probe = new MdCoreClient({
+    baseUrl: plan.apiUrl,
+    reporter,
+    timeoutMs: PRE_CHECK_TIMEOUT_MS,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  await checkApiBeforeChange(probe, plan, step);
   let apiKey = plan.apiKey;
   let source = "the 'api-key' input";
   if (!apiKey) {
@@ -59,6 +62,9 @@ export async function openApi(
   step.detail(`REST API ${plan.apiUrl}, session for user from Secret mdcore-cred`);
   return { client, close: () => client.logout().catch(() => undefined) };
 }
+
+/** Per request of the check before any change (three attempts at most, as every idempotent call). */
+export const PRE_CHECK_TIMEOUT_MS = 10_000;
 
 /**
  * GET /readyz and GET /version before any change. Unreachable, or not healthy (without `force`), refuses the
