@@ -30,6 +30,7 @@ export const INPUT_DESCRIPTIONS: Readonly<Record<string, { readonly description:
   "kubectl-version": { description: "kubectl to install (exact, a minor such as 1.34, stable or latest).", required: false },
   "helm-version": { description: "Helm to install (exact, 3, 4 or latest).", required: false },
   "tools-mirror": { description: "Base URL of an internal mirror with the official kubectl and helm download layout (https, or http only to a loopback or cluster-internal host unless allow-insecure-http).", required: false },
+  "path-tools": { description: "A kubectl or helm of the requested version already on PATH: verify (use it only when its SHA-256 is the official build, fetched from the same place as downloads; used unverified, and said so, when no checksum can be had), trust (use it without any request; the summary says it was unverified), or ignore (always the tool cache or a verified download).", required: false },
   "license-key": { description: "MD Core license key (secret), passed again on the helm route so the chart does not reset it.", required: false },
   "api-url": { description: "MD Core REST base URL for export/import and verification, e.g. http://md-core.mdcore.svc:8008 (https, or http only to a loopback or cluster-internal host unless allow-insecure-http).", required: false },
   "api-key": { description: "MD Core admin API key (secret); default read from Secret mdcore-api-key.", required: false },

@@ -28,9 +28,10 @@ export function installingTools(
     }
     return p;
   };
-  const mirror = plan.toolsMirror
-    ? { mirror: plan.toolsMirror, allowInsecureHttp: plan.allowInsecureHttp }
-    : {};
+  const common = {
+    pathTools: plan.pathTools,
+    ...(plan.toolsMirror ? { mirror: plan.toolsMirror, allowInsecureHttp: plan.allowInsecureHttp } : {}),
+  };
   return {
     unverified: () => unverified,
     kubectl: () =>
@@ -38,12 +39,12 @@ export function installingTools(
         (await import('../tools/install.ts')).installKubectl({
           version: plan.kubectlVersion,
           reporter,
-          ...mirror,
+          ...common,
         }),
       ),
     helm: () =>
       once('helm', async () =>
-        (await import('../tools/install.ts')).installHelm({ version: plan.helmVersion, reporter, ...mirror }),
+        (await import('../tools/install.ts')).installHelm({ version: plan.helmVersion, reporter, ...common }),
       ),
   };
 }

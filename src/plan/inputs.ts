@@ -336,6 +336,11 @@ export const INPUT_SPECS = {
     check: regex(HELM_VERSION, 'it must be latest, 3, 4 or an exact version such as 3.22.0'),
   },
   'tools-mirror': { default: '', accepted: 'an http(s) base URL', check: optional(url) },
+  'path-tools': {
+    default: 'verify',
+    accepted: 'verify, trust or ignore',
+    check: oneOf(['verify', 'trust', 'ignore'] as const),
+  },
   'license-key': { default: '', accepted: 'the MD Core license key', check: secret },
   'api-url': {
     default: '',
@@ -576,6 +581,7 @@ export function parseInputs(raw: RawInputs, options: ParseOptions = {}): ParseRe
     kubectlVersion: v['kubectl-version'].replace(/^v/, ''),
     helmVersion: v['helm-version'].replace(/^v/, ''),
     toolsMirror: v['tools-mirror'],
+    pathTools: v['path-tools'],
     licenseKey: v['license-key'] || undefined,
     apiUrl: v['api-url'],
     apiKey: v['api-key'] || undefined,

@@ -43,6 +43,11 @@ export interface Plan {
   readonly kubectlVersion: string;
   readonly helmVersion: string;
   readonly toolsMirror: string | undefined;
+  /**
+   * A kubectl/helm of the right version on PATH: 'verify' against the official checksum, 'trust' as is (no
+   * request; reported as unverified), 'ignore' (always the tool cache or a verified download).
+   */
+  readonly pathTools: 'verify' | 'trust' | 'ignore';
   readonly licenseKey: string | undefined;
   readonly apiUrl: string | undefined;
   readonly apiKey: string | undefined;

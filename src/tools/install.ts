@@ -62,6 +62,8 @@ export interface InstallOptions {
   mirror?: string;
   /** The allow-insecure-http input: plain http:// to a mirror that is neither loopback nor cluster-internal. */
   allowInsecureHttp?: boolean;
+  /** The path-tools input: what a binary of the right version on PATH gets (default 'verify'). */
+  pathTools?: 'verify' | 'trust' | 'ignore';
   reporter: Reporter;
   /** Look-up retry policy (release pointers, checksum files); defaults to DEFAULT_LOOKUP_RETRY. */
   retry?: Partial<RetryPolicy>;
@@ -78,6 +80,7 @@ interface Context {
   base: DownloadBase;
   retry: RetryPolicy;
   searchPath: string | undefined;
+  pathTools: 'verify' | 'trust' | 'ignore';
 }
 
 interface ToolJob {
@@ -96,8 +99,9 @@ interface ToolJob {
 type PathCheck =
   { kind: 'verified' } | { kind: 'different'; actual: string } | { kind: 'unknown'; why: string };
 
-/** Fewer look-up attempts than an install: a PATH binary that cannot be checked is still usable. */
+/** Fewer and shorter look-ups than an install: a PATH binary that cannot be checked is still usable. */
 const PATH_CHECK_ATTEMPTS = 2;
+const PATH_CHECK_TIMEOUT_MS = 10_000;
 
 function context(options: InstallOptions, officialBase: string): Context {
   const mirror = parseMirror(options.mirror, { allowInsecureHttp: options.allowInsecureHttp ?? false });
@@ -108,6 +112,7 @@ function context(options: InstallOptions, officialBase: string): Context {
     base: mirror ?? { url: officialBase },
     retry: { ...DEFAULT_LOOKUP_RETRY, ...options.retry },
     searchPath: options.searchPath ?? process.env['PATH'],
+    pathTools: options.pathTools ?? 'verify',
   };
 }
 
@@ -169,7 +174,11 @@ export async function installKubectl(options: InstallOptions): Promise<Installed
       const what = `kubectl ${version} (${p.os}/${p.arch})`;
       const quick = {
         ...ctx,
-        retry: { ...ctx.retry, attempts: Math.min(ctx.retry.attempts, PATH_CHECK_ATTEMPTS) },
+        retry: {
+          ...ctx.retry,
+          attempts: Math.min(ctx.retry.attempts, PATH_CHECK_ATTEMPTS),
+          timeoutMs: Math.min(ctx.retry.timeoutMs, PATH_CHECK_TIMEOUT_MS),
+        },
       };
       const sums = await lookup(
         quick,
@@ -239,9 +248,17 @@ async function install(ctx: Context, job: ToolJob): Promise<InstalledTool> {
   const { reporter } = ctx;
   const { tool, version, binaryName } = job;
 
-  const onPath = await findOnPath(binaryName, ctx.searchPath);
+  const onPath = ctx.pathTools === 'ignore' ? undefined : await findOnPath(binaryName, ctx.searchPath);
   if (onPath !== undefined) {
     const reported = await reportedVersion(ctx, onPath, job);
+    if (reported === version && ctx.pathTools === 'trust') {
+      const why = "path-tools is 'trust': no checksum was checked";
+      reporter.warning(
+        `${tool} ${version}: using ${onPath} from PATH UNVERIFIED (${why})`,
+        `${tool} used unverified`,
+      );
+      return { path: onPath, version, source: 'path', unverified: why };
+    }
     if (reported === version) {
       const check = await checkPathBinary(ctx, job, onPath);
       if (check.kind === 'verified') {

@@ -5,6 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseInputs } from '../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../src/report/reporter.ts';
 import { installHelm, installKubectl } from '../../src/tools/install.ts';
 import { toolPlatform } from '../../src/tools/platform.ts';
@@ -203,5 +204,43 @@ describe('helm on PATH', () => {
     });
     expect(got.source).toBe('path');
     expect(got.unverified).toContain('HTTP 404');
+  });
+});
+
+describe('path-tools', () => {
+  it('trust: the PATH binary is used without any request and reported unverified', async () => {
+    await script(bin, 'kubectl', kubectlScript('# local build\n'));
+    const got = await installKubectl({
+      version: KUBECTL,
+      mirror: mirror.url,
+      reporter,
+      searchPath: bin,
+      retry: FAST,
+      pathTools: 'trust',
+    });
+    expect(got).toMatchObject({ path: path.join(bin, 'kubectl'), source: 'path' });
+    expect(got.unverified).toContain("path-tools is 'trust'");
+    expect(mirror.requests).toEqual([]);
+  });
+
+  it('ignore: the PATH binary is never used, even the official one', async () => {
+    await script(bin, 'kubectl', kubectlScript());
+    const got = await installKubectl({
+      version: KUBECTL,
+      mirror: mirror.url,
+      reporter,
+      searchPath: bin,
+      retry: FAST,
+      pathTools: 'ignore',
+    });
+    expect(got.source).toBe('download');
+    expect(got.unverified).toBeUndefined();
+  });
+
+  it('is an input with verify as default', () => {
+    const res = parseInputs({ namespace: 'mdcore', tag: '5.21.0' });
+    expect(res.ok && res.plan.pathTools).toBe('verify');
+    const bad = parseInputs({ namespace: 'mdcore', tag: '5.21.0', 'path-tools': 'yes' });
+    expect(bad.ok ? '' : bad.errors.map((e) => e.message).join()).toContain('verify, trust, ignore');
   });
 });
