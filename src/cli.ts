@@ -28,6 +28,7 @@ export const SECRET_ENV: readonly (readonly [input: string, env: string])[] = [
   ['license-key', 'MDCORE_LICENSE_KEY'],
   ['api-key', 'MDCORE_API_KEY'],
   ['config-password', 'MDCORE_CONFIG_PASSWORD'],
+  ['set-secret', 'MDCORE_SET_SECRET'],
 ];
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {

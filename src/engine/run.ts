@@ -75,7 +75,13 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   const outcome = newOutcome(plan, now());
   const timeline = new Timeline(reporter, now);
   outcome.steps = timeline.steps;
-  for (const s of [plan.kubeconfig, plan.licenseKey, plan.apiKey, plan.configPassword])
+  for (const s of [
+    plan.kubeconfig,
+    plan.licenseKey,
+    plan.apiKey,
+    plan.configPassword,
+    ...plan.setSecret.map((x) => x.value),
+  ])
     if (s) reporter.secret(s);
   for (const s of kubeconfigSecrets(plan.kubeconfig ?? '')) reporter.secret(s);
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));

@@ -25,7 +25,8 @@ export function splitValuePath(key: string): string[] | undefined {
     }
   }
   parts.push(cur);
-  return parts.some((p) => p === '') ? undefined : parts;
+  // `__proto__` would reach the object's prototype instead of naming a value.
+  return parts.some((p) => p === '' || p === '__proto__') ? undefined : parts;
 }
 
 type Tree = { [k: string]: Tree | string };
@@ -42,13 +43,16 @@ export function valuesTree(
   for (const { key, value } of settings) {
     const parts = splitValuePath(key);
     if (!parts) {
-      problems.push({ key, problem: 'list indexes ([n]) and a bare "\\" are not supported here' });
+      problems.push({
+        key,
+        problem: 'list indexes ([n]), a bare "\\", an empty name and __proto__ are not supported here',
+      });
       continue;
     }
     let node: Tree = tree;
     let clash = false;
     for (const name of parts.slice(0, -1)) {
-      const next = node[name];
+      const next = Object.hasOwn(node, name) ? node[name] : undefined;
       if (typeof next === 'string') {
         clash = true;
         break;
@@ -56,7 +60,7 @@ export function valuesTree(
       node = next ?? (node[name] = {});
     }
     const leaf = parts[parts.length - 1] ?? '';
-    if (clash || leaf in node) {
+    if (clash || Object.hasOwn(node, leaf)) {
       problems.push({ key, problem: 'it overlaps another line (the same path, or a value and a map)' });
       continue;
     }

@@ -6,6 +6,8 @@ import { outputsOf } from '../../src/report/summary.ts';
 import { newOutcome } from '../../src/engine/outcome.ts';
 import { renderTables, BEGIN, END } from '../../scripts/readme-tables.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
+import { readActionInputs } from '../../src/action-inputs.ts';
+import { MemoryReporter } from '../../src/report/reporter.ts';
 
 const actionText = readFileSync('action.yml', 'utf8');
 const action = parse(actionText) as {
@@ -52,6 +54,31 @@ describe('action.yml', () => {
       'db-name',
     ]) {
       expect(engineOutputs).toContain(name);
+    }
+  });
+});
+
+describe('reading the inputs on a runner', () => {
+  it('registers set-secret values and mirror credentials for masking as they are read', () => {
+    const env = {
+      'INPUT_SET-SECRET': 'db.password=PG-SECRET-88\n',
+      'INPUT_TOOLS-MIRROR': 'https://robot:MIRROR-TOKEN-1@mirror.example.com/',
+      INPUT_SET: 'plain.value=visible',
+    };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    try {
+      const reporter = new MemoryReporter();
+      const raw = readActionInputs(reporter);
+      expect(raw['set-secret']).toBe('db.password=PG-SECRET-88\n');
+      expect(reporter.mask('x PG-SECRET-88 MIRROR-TOKEN-1 plain.value=visible')).toBe(
+        'x *** *** plain.value=visible',
+      );
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
   });
 });

@@ -454,3 +454,16 @@ describe('parseInputs: new inputs reach the plan', () => {
     expect(res.ok && res.plan.setSecret).toEqual([]);
   });
 });
+
+describe('helm value paths of set-secret', () => {
+  it('never reach an object prototype, and name constructor-like keys as plain values', () => {
+    expect(errorsFor({ 'set-secret': '__proto__.polluted=SECRET-5' }).join()).toContain('__proto__');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+    const res = parseInputs({ ...base, 'set-secret': 'constructor.name=SECRET-6\ntoString=SECRET-7' });
+    expect(res.ok).toBe(true);
+  });
+
+  it('treats an IPv4-mapped loopback URL as loopback', () => {
+    expect(errorsFor({ 'api-url': 'http://[::ffff:127.0.0.1]:8008' })).toEqual([]);
+  });
+});
