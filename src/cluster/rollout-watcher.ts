@@ -67,7 +67,7 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
 
   return new Promise<WaitResult>((resolve, reject) => {
     let finished = false;
-    let listed = false;
+    let allListed = false;
     let lastKey = '';
     let transientPulls: ReadonlyMap<string, PullProblem> = new Map();
     let recheck: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
@@ -125,7 +125,7 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
     };
 
     const evaluate = (): void => {
-      if (finished || !listed) return;
+      if (finished || !allListed) return;
       const verdict = verdictNow();
       if (!verdict) {
         finish(
@@ -183,43 +183,32 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
     }
     options.signal?.addEventListener('abort', onAbort);
 
-    void (async () => {
-      try {
-        const versions: Partial<Record<WatchKind, string>> = {};
-        for (const k of KINDS) {
-          const l = await kube.listForWatch(k, options.namespace, selectors[k]);
-          items[k] = new Map(l.items.map((o) => [nameOf(o), o]));
-          versions[k] = l.resourceVersion;
-        }
-        if (finished) return;
-        listed = true;
-        evaluate();
-        for (const k of KINDS) {
-          if (finished) return;
-          watches.push(
-            startResumableWatch({
-              kube,
-              kind: k,
-              namespace: options.namespace,
-              selector: selectors[k],
-              resourceVersion: versions[k] ?? '',
-              ...(options.watchPolicy ? { policy: options.watchPolicy } : {}),
-              onList: (list) => {
-                items[k] = new Map(list.map((o) => [nameOf(o), o]));
-                evaluate();
-              },
-              onEvent: (type, object) => {
-                if (type === 'DELETED') items[k].delete(nameOf(object));
-                else items[k].set(nameOf(object), object);
-                evaluate();
-              },
-              onGiveUp: (err) => finish(undefined, err),
-            }),
-          );
-        }
-      } catch (err) {
-        finish(undefined, err);
-      }
-    })();
+    // Each watch lists first (retried like any watch error, so an API server that is away just then is
+    // waited for); the verdict needs all three lists.
+    const listed = new Set<WatchKind>();
+    for (const k of KINDS) {
+      watches.push(
+        startResumableWatch({
+          kube,
+          kind: k,
+          namespace: options.namespace,
+          selector: selectors[k],
+          resourceVersion: '',
+          ...(options.watchPolicy ? { policy: options.watchPolicy } : {}),
+          onList: (list) => {
+            items[k] = new Map(list.map((o) => [nameOf(o), o]));
+            listed.add(k);
+            allListed = listed.size === KINDS.length;
+            evaluate();
+          },
+          onEvent: (type, object) => {
+            if (type === 'DELETED') items[k].delete(nameOf(object));
+            else items[k].set(nameOf(object), object);
+            evaluate();
+          },
+          onGiveUp: (err) => finish(undefined, err),
+        }),
+      );
+    }
   });
 }

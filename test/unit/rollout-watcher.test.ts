@@ -177,6 +177,25 @@ describe('waitForRollout: errors', () => {
     expect(s.value?.watchErrorRestarts).toBe(0);
   });
 
+  it('waits for an API server that is away at the first list, and then completes', async () => {
+    const f = new FakeWatchKube();
+    rolloutInProgress(f);
+    f.failList.deployments = connectionRefused;
+    f.failList.pods = connectionRefused;
+    const s = track(waitForRollout(f.kube, { ...base, timeoutMs: HOUR }));
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(s.settled).toBe(false);
+    delete f.failList.deployments;
+    delete f.failList.pods;
+    await vi.advanceTimersByTimeAsync(16_000);
+    expect(f.open()).toHaveLength(3);
+    rolloutDone(f);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(s.error).toBeUndefined();
+    expect(s.value?.verdict.state).toBe('complete');
+    expect(s.value?.watchErrorRestarts).toBe(10);
+  });
+
   it('a failing relist is an error with backoff, then the relist is tried again', async () => {
     const f = new FakeWatchKube();
     rolloutInProgress(f);
