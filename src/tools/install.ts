@@ -2,7 +2,8 @@
 //   1. resolve the requested version (pinned default, exact, or a release pointer: see versions.ts);
 //   2. use the binary on PATH when it reports exactly that version and its SHA-256 is the official build's
 //      (checksum from the same source as downloads); a different build is not used; when the checksum cannot be
-//      had (offline, mirror without it), the binary is used and reported as unverified;
+//      had (offline, mirror without it), the binary is used and reported as unverified (path-tools: 'trust'
+//      skips the check, 'ignore' skips PATH);
 //   3. else use the runner's tool cache (RUNNER_TOOL_CACHE, per tool, version and architecture), no request made;
 //   4. else download from the official host or the tools-mirror (layout in sources.ts), verify the SHA-256
 //      against the published checksum and check the binary reports the version, and only then cache it.
@@ -103,6 +104,18 @@ type PathCheck =
 const PATH_CHECK_ATTEMPTS = 2;
 const PATH_CHECK_TIMEOUT_MS = 10_000;
 
+/** The context for the PATH check's look-ups. */
+function quick(ctx: Context): Context {
+  return {
+    ...ctx,
+    retry: {
+      ...ctx.retry,
+      attempts: Math.min(ctx.retry.attempts, PATH_CHECK_ATTEMPTS),
+      timeoutMs: Math.min(ctx.retry.timeoutMs, PATH_CHECK_TIMEOUT_MS),
+    },
+  };
+}
+
 function context(options: InstallOptions, officialBase: string): Context {
   const mirror = parseMirror(options.mirror, { allowInsecureHttp: options.allowInsecureHttp ?? false });
   if (mirror?.secret) options.reporter.secret(mirror.secret);
@@ -172,16 +185,8 @@ export async function installKubectl(options: InstallOptions): Promise<Installed
     officialSha256: async () => {
       const sumUrl = under(base.url, kubectlChecksumPath(version, p));
       const what = `kubectl ${version} (${p.os}/${p.arch})`;
-      const quick = {
-        ...ctx,
-        retry: {
-          ...ctx.retry,
-          attempts: Math.min(ctx.retry.attempts, PATH_CHECK_ATTEMPTS),
-          timeoutMs: Math.min(ctx.retry.timeoutMs, PATH_CHECK_TIMEOUT_MS),
-        },
-      };
       const sums = await lookup(
-        quick,
+        quick(ctx),
         sumUrl,
         `${what} checksum`,
         `kubectl ${version} is not published there`,
@@ -215,14 +220,14 @@ export async function installHelm(options: InstallOptions): Promise<InstalledToo
     reporter.info(`helm-version '${asked}' resolved to ${version} (${redactUrl(url)})${note}`);
   }
   const binaryName = `helm${p.exe}`;
-  const fetchHelm = async (tmp: string): Promise<string> => {
+  const fetchHelm = async (tmp: string, c: Context = ctx): Promise<string> => {
     const archive = helmArchiveName(version, p);
     const url = under(base.url, archive);
     const sumUrl = under(base.url, helmChecksumName(version, p));
     const what = `helm ${version} (${p.os}/${p.arch})`;
-    const sums = await lookup(ctx, sumUrl, `${what} checksum`, `helm ${version} is not published there`);
+    const sums = await lookup(c, sumUrl, `${what} checksum`, `helm ${version} is not published there`);
     const expected = parseSha256File(sums, archive);
-    const file = await download(ctx, url, path.join(tmp, archive), what);
+    const file = await download(c, url, path.join(tmp, archive), what);
     await verifySha256(file, expected, url, what);
     const dest = path.join(tmp, 'extracted');
     if (p.os === 'windows') await tc.extractZip(file, dest);
@@ -238,9 +243,9 @@ export async function installHelm(options: InstallOptions): Promise<InstalledToo
     binaryName,
     versionArgs: ['version', '--template', '{{.Version}}'],
     parseVersion: parseHelmVersionOutput,
-    fetch: fetchHelm,
+    fetch: (tmp) => fetchHelm(tmp),
     // Helm publishes the checksum of the archive only: the binary's is that of the verified archive's content.
-    officialSha256: async (tmp) => sha256File(await fetchHelm(tmp)),
+    officialSha256: async (tmp) => sha256File(await fetchHelm(tmp, quick(ctx))),
   });
 }
 
