@@ -1,6 +1,6 @@
 // The action as it runs in a runner pod (e.g. Actions Runner Controller): no kubeconfig anywhere, a
 // ServiceAccount token from the real API server at the path a pod has it, KUBERNETES_SERVICE_HOST/PORT, and only
-// the README's Role. The files are put at that path inside a private mount namespace of the action's process
+// the route's Role from the README's permission list. The files are put at that path inside a private mount namespace of the action's process
 // (`unshare --mount`, a tmpfs), so the machine's own filesystem is never touched.
 import { spawn } from 'node:child_process';
 import {
@@ -68,13 +68,14 @@ function servingCertValid(host: string, port: string, ca: Buffer): Promise<strin
   });
 }
 
-/** The README's Role and RoleBinding, for md-core's namespace and a ServiceAccount in the runner's. */
-function readmeRbac(mdcoreNs: string, runnerNs: string): string {
+/** A route's Role and RoleBinding from the README, for md-core's namespace and a ServiceAccount in the runner's. */
+function readmeRbac(route: 'kubectl' | 'helm', mdcoreNs: string, runnerNs: string): string {
   const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const m = /<!-- in-cluster-rbac:start -->\s*```yaml\n([\s\S]*?)```\s*<!-- in-cluster-rbac:end -->/.exec(
-    readme,
+  const block = new RegExp(
+    `<!-- rbac:${route}:start -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\`\\s*<!-- rbac:${route}:end -->`,
   );
-  if (!m?.[1]) throw new Error('README.md has no in-cluster-rbac block');
+  const m = block.exec(readme);
+  if (!m?.[1]) throw new Error(`README.md has no rbac:${route} block`);
   type RbacObject = { kind: string; metadata: { namespace?: string }; subjects?: { namespace?: string }[] };
   const docs = parseAllDocuments(m[1]).map((d) => d.toJSON() as RbacObject);
   expect(docs.map((d) => d.kind)).toEqual(['Role', 'RoleBinding']);
@@ -83,10 +84,14 @@ function readmeRbac(mdcoreNs: string, runnerNs: string): string {
   return docs.map((d) => stringify(d)).join('---\n');
 }
 
-/** A ServiceAccount in runnerNs with the README's Role in mdcoreNs; its token, CA and namespace as a pod has them. */
-async function podCredentials(mdcoreNs: string, runnerNs: string): Promise<{ dir: string; token: string }> {
+/** A ServiceAccount in runnerNs with the route's README Role in mdcoreNs; its token, CA and namespace as a pod has them. */
+async function podCredentials(
+  route: 'kubectl' | 'helm',
+  mdcoreNs: string,
+  runnerNs: string,
+): Promise<{ dir: string; token: string }> {
   await kubectl(['create', 'serviceaccount', SA_NAME, '-n', runnerNs]);
-  await kubectl(['apply', '-f', '-'], { input: readmeRbac(mdcoreNs, runnerNs) });
+  await kubectl(['apply', '-f', '-'], { input: readmeRbac(route, mdcoreNs, runnerNs) });
   const token = (
     await kubectl(['create', 'token', SA_NAME, '-n', runnerNs, '--duration=3600s'])
   ).stdout.trim();
@@ -237,7 +242,7 @@ describe('a runner inside the cluster (ServiceAccount, no kubeconfig)', () => {
     const ns = await namespace('incluster-kubectl-file');
     const runnerNs = await namespace('incluster-kubectl-file-runner');
     await installPlain(ns);
-    const { dir } = await podCredentials(ns, runnerNs);
+    const { dir } = await podCredentials('kubectl', ns, runnerNs);
     // loadFromCluster's path prefix stands in for the pod's root here: kubectl reads the files wherever they are.
     const root = tempDir('mdcore-sa-root-');
     mkdirSync(path.join(root, SA_DIR), { recursive: true });
@@ -266,12 +271,12 @@ describe('a runner inside the cluster (ServiceAccount, no kubeconfig)', () => {
     expect(converted.stdout.trim()).toBe('deployment.apps/md-core');
   });
 
-  it('kubectl route: upgrades a plain Deployment with only the README Role', async () => {
+  it("kubectl route: upgrades a plain Deployment with only the README's kubectl Role", async () => {
     const ns = await namespace('incluster-kubectl');
     const runnerNs = await namespace('incluster-kubectl-runner');
     await installPlain(ns);
     const before = await deploymentView(ns);
-    const { dir, token } = await podCredentials(ns, runnerNs);
+    const { dir, token } = await podCredentials('kubectl', ns, runnerNs);
 
     const run = await runInPod({ namespace: ns, tag: '5.20.0', 'kubectl-version': '1.36.3' }, dir);
     expect(run.code, run.output).toBe(0);
@@ -282,13 +287,13 @@ describe('a runner inside the cluster (ServiceAccount, no kubeconfig)', () => {
     expect(Number(after.revision)).toBe(Number(before.revision) + 1);
   });
 
-  it('helm route: upgrades a helm release with only the README Role', async () => {
+  it("helm route: upgrades a helm release with only the README's helm Role", async () => {
     const ns = await namespace('incluster-helm');
     const runnerNs = await namespace('incluster-helm-runner');
     const key = 'E2E-LIC-INCLUSTER-0001';
     await installFixture(ns, { helmMajor: 3, licenseKey: key });
     const before = await deploymentView(ns);
-    const { dir, token } = await podCredentials(ns, runnerNs);
+    const { dir, token } = await podCredentials('helm', ns, runnerNs);
 
     const run = await runInPod(
       {
@@ -319,7 +324,7 @@ describe('a runner inside the cluster (ServiceAccount, no kubeconfig)', () => {
     await installPlain(ns);
     const before = await deploymentView(ns);
     const maps = await configMapsData(ns);
-    const { dir } = await podCredentials(ns, runnerNs);
+    const { dir } = await podCredentials('kubectl', ns, runnerNs);
     // Answers the version question as the real kubectl (so the action takes it), refuses everything else.
     const bin = tempDir('mdcore-refusing-kubectl-');
     writeFileSync(
