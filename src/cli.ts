@@ -8,6 +8,7 @@ import { runUpgrade } from './engine/run.ts';
 import { installingTools } from './engine/tools.ts';
 import { INPUT_DESCRIPTIONS } from './input-descriptions.ts';
 import { formatInputErrors, INPUT_NAMES, INPUT_SPECS, parseInputs } from './plan/inputs.ts';
+import { printRole } from './plan/print-role.ts';
 import { outcomeJson } from './report/json.ts';
 import { failureAnnotation, outputsOf, renderSummary } from './report/summary.ts';
 import { TerminalReporter } from './report/terminal.ts';
@@ -125,6 +126,10 @@ export function usage(): string {
       '--output text|json',
       'text (default): progress and the summary. json: one JSON document with the outcome on stdout (result, outputs, steps, error), everything else on stderr.',
     ),
+    flagLine(
+      '--print-role [NS/SA]',
+      'Print the Role (and RoleBinding) these inputs need, bound to ServiceAccount SA in namespace NS (default mdcore-upgrader in --namespace), and exit. Contacts no cluster.',
+    ),
     flagLine('--verbose, -v', 'Show every command and API call.'),
     flagLine('--help, -h', 'Show this help.'),
     '',
@@ -169,6 +174,13 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
   for (const [name, env] of SECRET_ENV) {
     const v = io.env[env];
     if (v && args.inputs[name] === undefined) args.inputs[name] = v;
+  }
+  if (args.inputs['print-role'] !== undefined) {
+    const { 'print-role': value = 'true', ...inputs } = args.inputs;
+    const role = printRole(inputs, value);
+    if (!role.ok) return refuse(role.message);
+    io.stdout(role.text);
+    return 0;
   }
   // The installer keeps tools where GitHub runners keep them; outside a runner, in the user's cache.
   process.env.RUNNER_TOOL_CACHE ||= path.join(

@@ -3,13 +3,13 @@
 import { podSelector } from '../cluster/selector.ts';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
-import type { AccessCheck, Kube } from '../cluster/kube.ts';
-import { leaseName } from '../cluster/lease.ts';
+import { KubeError, type AccessCheck, type Kube } from '../cluster/kube.ts';
 import { revisionOf, rolloutVerdict } from '../cluster/verdict.ts';
 import type { ClusterState } from '../engine/context.ts';
 import { splitImage } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import type { Plan } from '../plan/plan.ts';
+import { accessChecks, rbacRules, routeFor, type RouteName } from '../plan/rbac.ts';
 
 export const HELM_RELEASE_ANNOTATION = 'meta.helm.sh/release-name';
 
@@ -20,34 +20,16 @@ export class PreflightError extends Error {
   }
 }
 
-/** Permissions the kubectl route needs, checked up front with SelfSubjectAccessReview. */
-export function requiredAccess(plan: Plan, configMaps: readonly string[]): AccessCheck[] {
-  const lease = leaseName(plan.deployment);
-  const checks: AccessCheck[] = [
-    { verb: 'get', group: 'apps', resource: 'deployments', name: plan.deployment },
-    { verb: 'patch', group: 'apps', resource: 'deployments', name: plan.deployment },
-    { verb: 'list', group: 'apps', resource: 'deployments' },
-    { verb: 'watch', group: 'apps', resource: 'deployments' },
-    { verb: 'list', group: 'apps', resource: 'replicasets' },
-    { verb: 'watch', group: 'apps', resource: 'replicasets' },
-    { verb: 'list', group: '', resource: 'pods' },
-    { verb: 'watch', group: '', resource: 'pods' },
-    // The Lease that keeps a second run off this Deployment (cluster/lease.ts). RBAC cannot limit create by name.
-    { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', name: lease },
-    { verb: 'create', group: 'coordination.k8s.io', resource: 'leases' },
-    { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', name: lease },
-    { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', name: lease },
-  ];
-  if (plan.apiUrl && !plan.apiKey) {
-    // The REST API key (or the admin credentials) come from the chart's Secrets.
-    checks.push({ verb: 'get', group: '', resource: 'secrets', name: 'mdcore-api-key' });
-  }
-  for (const name of configMaps) {
-    checks.push({ verb: 'get', group: '', resource: 'configmaps', name });
-    checks.push({ verb: 'patch', group: '', resource: 'configmaps', name });
-    checks.push({ verb: 'update', group: '', resource: 'configmaps', name });
-  }
-  return checks;
+/**
+ * The permissions a run needs, checked up front with SelfSubjectAccessReview: exactly the rules of the Role that
+ * `--print-role` prints and README.md shows (plan/rbac.ts), for the ConfigMaps md-core really reads.
+ */
+export function requiredAccess(
+  plan: Plan,
+  configMaps: readonly string[],
+  route: RouteName = 'kubectl',
+): AccessCheck[] {
+  return accessChecks(rbacRules(plan, { route, configMaps }));
 }
 
 /**
@@ -79,6 +61,16 @@ export function describeAccess(c: AccessCheck): string {
   return `${c.verb} ${res}${c.name ? ` (${c.name})` : ''}`;
 }
 
+function accessRefusal(ns: string, route: string, missing: readonly AccessCheck[]): PreflightError {
+  return new PreflightError(
+    `The identity in the kubeconfig lacks ${missing.length} permission(s) in namespace "${ns}" that the upgrade needs:\n${missing
+      .map((m) => `  - ${describeAccess(m)}`)
+      .join(
+        '\n',
+      )}\nGrant them with a Role bound to that identity (the ${route} route's Role is in README.md, "Permissions (RBAC)"; \`mdcore-upgrade --print-role\` with this run's inputs prints it), then run again.`,
+  );
+}
+
 export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promise<ClusterState> {
   const ns = plan.namespace;
   if (!(await kube.namespaceExists(ns))) {
@@ -86,7 +78,20 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
       `Namespace "${ns}" does not exist in this cluster. Check the 'namespace' input and the kubeconfig context.`,
     );
   }
-  const dep = await kube.getDeployment(ns, plan.deployment);
+  const dep = await kube.getDeployment(ns, plan.deployment).catch(async (err: unknown) => {
+    // Without the Deployment neither the route nor its ConfigMaps are known: name the read that is missing.
+    if (err instanceof KubeError && err.status === 403) {
+      const routes: RouteName[] = plan.method === 'auto' ? ['kubectl', 'helm'] : [plan.method];
+      const reads = routes.flatMap((r) =>
+        requiredAccess(plan, [], r).filter(
+          (c) => c.verb === 'get' && c.resource === 'deployments' && !c.subresource,
+        ),
+      );
+      const missing = await kube.missingPermissions(ns, reads);
+      if (missing.length > 0) throw accessRefusal(ns, routes.join(' or '), missing);
+    }
+    throw err;
+  });
   if (!dep) {
     throw new PreflightError(
       `Deployment "${plan.deployment}" was not found in namespace "${ns}". Check the 'deployment' input (the OPSWAT chart names it md-core).`,
@@ -103,14 +108,9 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     );
   }
   const cmNames = referencedConfigMaps(container);
-  const missing = await kube.missingPermissions(ns, requiredAccess(plan, cmNames));
-  if (missing.length > 0) {
-    throw new PreflightError(
-      `The identity in the kubeconfig lacks ${missing.length} permission(s) in namespace "${ns}" that the upgrade needs:\n${missing
-        .map((m) => `  - ${describeAccess(m)}`)
-        .join('\n')}\nGrant them with a Role bound to that identity, then run again.`,
-    );
-  }
+  const route = routeFor(plan.method, dep.metadata?.annotations?.[HELM_RELEASE_ANNOTATION]);
+  const missing = await kube.missingPermissions(ns, requiredAccess(plan, cmNames, route));
+  if (missing.length > 0) throw accessRefusal(ns, route, missing);
 
   const selector = podSelector(dep);
   const [replicaSets, pods] = await Promise.all([

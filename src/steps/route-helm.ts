@@ -15,6 +15,7 @@ import { describeSource, effectiveEnv, type EnvChange } from '../cluster/effecti
 import { kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { HelmSummary } from '../engine/outcome.ts';
 import { targetImage, type IntOrPercent } from '../plan/plan.ts';
+import { accessChecks, rbacRules, type RbacPlan } from '../plan/rbac.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
 import {
   helmFeatures,
@@ -68,15 +69,12 @@ export interface HelmPrepared {
   readonly startupProbe: object | undefined;
 }
 
-/** Permissions helm needs beyond the kubectl route's: its release records are Secrets in the namespace. */
-export function helmAccess(): AccessCheck[] {
-  const verbs = ['get', 'list', 'create', 'update', 'delete'];
-  return [
-    ...verbs.map((verb) => ({ verb, group: '', resource: 'secrets' })),
-    { verb: 'patch', group: '', resource: 'services' },
-    { verb: 'patch', group: '', resource: 'configmaps' },
-    { verb: 'patch', group: 'apps', resource: 'deployments' },
-  ];
+/**
+ * The helm route's permissions (plan/rbac.ts, the Role README.md shows). Preflight checks them already; the
+ * route repeats the check so that it never starts helm without them, whoever prepares it.
+ */
+export function helmAccess(plan: RbacPlan): AccessCheck[] {
+  return accessChecks(rbacRules(plan, { route: 'helm' }));
 }
 
 function fail(message: string): never {
@@ -280,7 +278,7 @@ export const helmRoute: Route<HelmPrepared> = {
       );
     }
 
-    const missing = await ctx.kube.missingPermissions(plan.namespace, helmAccess());
+    const missing = await ctx.kube.missingPermissions(plan.namespace, helmAccess(plan));
     if (missing.length > 0) {
       fail(
         `The identity in the kubeconfig lacks permissions helm needs in namespace "${plan.namespace}": ${missing

@@ -1,0 +1,260 @@
+// Permissions (RBAC): the one list of what a run may do in md-core's namespace, as Role rules derived from the
+// Plan and the route. Preflight's SelfSubjectAccessReview checks, the Role that `--print-role` prints and the
+// Roles in README.md all come from rbacRules(), so the Role a platform engineer grants and the check that
+// refuses a run cannot drift apart.
+import type { AccessCheck } from '../cluster/kube.ts';
+import { leaseName } from '../cluster/lease.ts';
+import type { Method, Plan } from './plan.ts';
+
+export type RouteName = 'kubectl' | 'helm';
+
+/** One Role rule: one API group and one resource (or subresource), so a check maps back to exactly one rule. */
+export interface PolicyRule {
+  readonly apiGroup: string;
+  /** `deployments`, or `deployments/scale` for a subresource. */
+  readonly resource: string;
+  /** Only where RBAC can match the name: not for create, and list/watch only with a metadata.name selector. */
+  readonly resourceNames?: readonly string[];
+  readonly verbs: readonly string[];
+  /** Why a run needs it: the comment above the rule in the Role. */
+  readonly why: string;
+}
+
+export type RbacPlan = Pick<
+  Plan,
+  'deployment' | 'release' | 'migrateHistory' | 'dbFreeSpace' | 'apiUrl' | 'apiKey' | 'strategy' | 'verify'
+>;
+
+export interface RbacOptions {
+  readonly route: RouteName;
+  /** ConfigMaps md-core reads (envFrom); default the chart's two. An empty list: no ConfigMap rule. */
+  readonly configMaps?: readonly string[];
+}
+
+/** The in-cluster database the MIGRATE_HISTORY free-space check runs df and psql in. */
+export const POSTGRES_DEPLOYMENT = 'postgres-core';
+/** Where the REST API's credentials are read when no `api-key` input is given (the API key, else a login). */
+export const API_SECRETS: readonly string[] = ['mdcore-api-key', 'mdcore-cred'];
+export const ROLE_NAME = 'mdcore-upgrader';
+
+/** The ConfigMaps the OPSWAT chart makes md-core read, in envFrom order. */
+export function chartConfigMaps(release: string | undefined): string[] {
+  return ['mdcore-env', `${release ?? 'mdcore'}-config`];
+}
+
+/** The route a run takes: `auto` is helm exactly when the Deployment carries Helm's release annotation. */
+export function routeFor(method: Method, helmRelease: string | undefined): RouteName {
+  if (method === 'auto') return helmRelease ? 'helm' : 'kubectl';
+  return method;
+}
+
+/** The REST API's credentials come from the namespace's Secrets: no `api-key`, and the API is used at all. */
+export function readsApiSecrets(plan: RbacPlan): boolean {
+  const usesApi = plan.strategy === 'export-import' || (plan.apiUrl !== undefined && plan.verify !== 'off');
+  return usesApi && plan.apiKey === undefined;
+}
+
+export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
+  const helm = options.route === 'helm';
+  const configMaps = options.configMaps ?? chartConfigMaps(plan.release);
+  const lease = leaseName(plan.deployment);
+  const rules: PolicyRule[] = [];
+
+  // Helm applies every object the chart renders, under names the chart's values choose: no resourceNames.
+  rules.push(
+    helm
+      ? {
+          apiGroup: 'apps',
+          resource: 'deployments',
+          verbs: ['get', 'list', 'watch', 'patch'],
+          why: "helm upgrade reads and patches the chart's Deployments; the run reads md-core, watches its rollout, annotates it and restores its settings on rollback",
+        }
+      : {
+          apiGroup: 'apps',
+          resource: 'deployments',
+          resourceNames: [plan.deployment],
+          verbs: ['get', 'list', 'watch', 'patch'],
+          why: 'read md-core, change its image (kubectl set image / patch / annotate, rollout undo) and watch its rollout (list and watch by name)',
+        },
+  );
+  rules.push({
+    apiGroup: 'apps',
+    resource: 'replicasets',
+    verbs: ['list', 'watch'],
+    why: "the rollout's ReplicaSets; kubectl rollout undo finds the previous pod template among them",
+  });
+  rules.push({
+    apiGroup: '',
+    resource: 'pods',
+    verbs: ['list', 'watch'],
+    why: "md-core's pods: readiness, and failure reasons within seconds",
+  });
+  if (helm) {
+    rules.push({
+      apiGroup: '',
+      resource: 'configmaps',
+      verbs: ['get', 'patch'],
+      why: "helm upgrade reads and patches the chart's ConfigMaps; a rollout-undo rollback patches back the ones md-core reads",
+    });
+  } else if (configMaps.length > 0) {
+    rules.push({
+      apiGroup: '',
+      resource: 'configmaps',
+      resourceNames: [...configMaps],
+      verbs: ['get', 'patch'],
+      why: 'the upgrade variables in the ConfigMaps md-core reads: written with a patch, and patched back on rollback',
+    });
+  }
+  if (helm) {
+    rules.push({
+      apiGroup: '',
+      resource: 'secrets',
+      verbs: ['get', 'list', 'create', 'update', 'patch', 'delete'],
+      why: "helm's release records (one Secret per revision: list, create, update to superseded, delete beyond --history-max) and the chart's Secrets; the license-key guard and the REST API credentials read them too",
+    });
+    rules.push({
+      apiGroup: '',
+      resource: 'services',
+      verbs: ['get', 'patch'],
+      why: "helm upgrade reads and patches the chart's Services",
+    });
+  }
+  rules.push({
+    apiGroup: 'coordination.k8s.io',
+    resource: 'leases',
+    resourceNames: [lease],
+    verbs: ['get', 'update', 'delete'],
+    why: 'the Lease that keeps a second run off this Deployment: read, renew, release',
+  });
+  rules.push({
+    apiGroup: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['create'],
+    why: 'taking the Lease (RBAC cannot limit create by name)',
+  });
+
+  if (readsApiSecrets(plan) && !helm) {
+    rules.push({
+      apiGroup: '',
+      resource: 'secrets',
+      resourceNames: [...API_SECRETS],
+      verbs: ['get'],
+      why: "the REST API's key (mdcore-api-key), else the admin login (mdcore-cred): no api-key input",
+    });
+  }
+  if (plan.migrateHistory) {
+    rules.push({
+      apiGroup: 'apps',
+      resource: 'deployments/scale',
+      resourceNames: [plan.deployment],
+      verbs: ['patch'],
+      why: 'MIGRATE_HISTORY: kubectl scale --replicas=0 stops every md-core pod (it reads the Deployment first)',
+    });
+  }
+  if (plan.migrateHistory && plan.dbFreeSpace !== 'skip') {
+    if (!helm) {
+      rules.push({
+        apiGroup: 'apps',
+        resource: 'deployments',
+        resourceNames: [POSTGRES_DEPLOYMENT],
+        verbs: ['get'],
+        why: 'MIGRATE_HISTORY free-space check: find the in-cluster database (kubectl exec deployment/postgres-core)',
+      });
+    }
+    // kubectl exec picks the pod from the pod list (the route's rule) and needs no pods get; its WebSocket
+    // upgrade is a GET, which the API server authorizes as create on pods/exec.
+    rules.push({
+      apiGroup: '',
+      resource: 'pods/exec',
+      verbs: ['create'],
+      why: "MIGRATE_HISTORY free-space check: df and psql in the database's pod",
+    });
+  }
+  return rules;
+}
+
+/** One SelfSubjectAccessReview per verb (and per name, where the rule names objects) of every rule. */
+export function accessChecks(rules: readonly PolicyRule[]): AccessCheck[] {
+  const checks: AccessCheck[] = [];
+  for (const r of rules) {
+    const [resource = '', subresource] = r.resource.split('/');
+    for (const verb of r.verbs) {
+      for (const name of r.resourceNames ?? [undefined]) {
+        checks.push({
+          verb,
+          group: r.apiGroup,
+          resource,
+          ...(subresource ? { subresource } : {}),
+          ...(name !== undefined ? { name } : {}),
+        });
+      }
+    }
+  }
+  return checks;
+}
+
+const PLAIN = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(\/[a-z0-9]+)?$/;
+
+function flow(items: readonly string[]): string {
+  return `[${items.map((s) => (PLAIN.test(s) ? s : `'${s.replaceAll("'", "''")}'`)).join(', ')}]`;
+}
+
+/** The rules as the items of a Role's `rules:` list, each with its reason as a comment. */
+export function rulesYaml(rules: readonly PolicyRule[], indent = 2): string {
+  const pad = ' '.repeat(indent);
+  return rules
+    .map((r) =>
+      [
+        `# ${r.why}`,
+        `- apiGroups: ${flow([r.apiGroup])}`,
+        `  resources: ${flow([r.resource])}`,
+        ...(r.resourceNames ? [`  resourceNames: ${flow(r.resourceNames)}`] : []),
+        `  verbs: ${flow(r.verbs)}`,
+      ]
+        .map((line) => pad + line)
+        .join('\n'),
+    )
+    .join('\n');
+}
+
+export interface RoleOptions {
+  readonly namespace: string;
+  /** The ServiceAccount bound to the Role; default one of the Role's name in the same namespace. */
+  readonly serviceAccount?: { readonly name: string; readonly namespace: string };
+}
+
+/** A Role with the rules and a RoleBinding of it to a ServiceAccount, as one YAML stream. */
+export function roleYaml(rules: readonly PolicyRule[], o: RoleOptions): string {
+  const sa = o.serviceAccount ?? { name: ROLE_NAME, namespace: o.namespace };
+  return [
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: Role',
+    'metadata:',
+    `  name: ${ROLE_NAME}`,
+    `  namespace: ${o.namespace}`,
+    'rules:',
+    rulesYaml(rules),
+    '---',
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: RoleBinding',
+    'metadata:',
+    `  name: ${ROLE_NAME}`,
+    `  namespace: ${o.namespace}`,
+    'roleRef:',
+    '  apiGroup: rbac.authorization.k8s.io',
+    '  kind: Role',
+    `  name: ${ROLE_NAME}`,
+    'subjects:',
+    '  - kind: ServiceAccount',
+    `    name: ${sa.name}`,
+    `    namespace: ${sa.namespace}`,
+    '',
+  ].join('\n');
+}
+
+/** The rules `feature` adds to `base`: what README lists per feature. */
+export function addedRules(base: readonly PolicyRule[], feature: readonly PolicyRule[]): PolicyRule[] {
+  const key = (r: PolicyRule): string => JSON.stringify([r.apiGroup, r.resource, r.resourceNames, r.verbs]);
+  const have = new Set(base.map(key));
+  return feature.filter((r) => !have.has(key(r)));
+}

@@ -1,0 +1,235 @@
+// README.md's Roles on the real cluster: a ServiceAccount holding exactly the Role taken from README.md (so the
+// doc cannot drift) upgrades md-core with its own token, and a rollback works too. With any one verb of any one
+// rule taken away, preflight refuses, names exactly the permissions that verb grants, and nothing changes.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import type { AccessCheck } from '../../src/cluster/kube.ts';
+import { accessChecks, type PolicyRule } from '../../src/plan/rbac.ts';
+import { describeAccess } from '../../src/steps/preflight.ts';
+import { rbacBlock } from '../support/readme-blocks.ts';
+import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { tagFor } from './cluster/stages.ts';
+import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
+import { useNamespaces } from './support/namespaces.ts';
+
+const namespace = useNamespaces();
+const SA = 'mdcore-upgrader';
+
+interface RoleRule {
+  apiGroups: string[];
+  resources: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+
+interface RoleDoc {
+  kind: string;
+  metadata: { name: string; namespace: string };
+  rules?: RoleRule[];
+  subjects?: { namespace: string }[];
+}
+
+/** The README block's Role and RoleBinding, moved to `ns`; `extra` blocks' rules appended to the Role. */
+function readmeRole(id: string, ns: string, extra: string[] = []): { role: RoleDoc; binding: RoleDoc } {
+  const docs = parseAllDocuments(rbacBlock(id)).map((d) => d.toJSON() as RoleDoc);
+  const role = docs.find((d) => d.kind === 'Role');
+  const binding = docs.find((d) => d.kind === 'RoleBinding');
+  if (!role?.rules || !binding?.subjects)
+    throw new Error(`README block rbac:${id} has no Role and RoleBinding`);
+  for (const e of extra) role.rules.push(...(parse(rbacBlock(e)) as RoleRule[]));
+  for (const d of [role, binding]) d.metadata.namespace = ns;
+  for (const s of binding.subjects) s.namespace = ns;
+  return { role, binding };
+}
+
+/** A kubeconfig holding only the ServiceAccount's token, for the e2e cluster's server and CA. */
+async function tokenKubeconfig(ns: string): Promise<string> {
+  const admin = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
+    clusters: { cluster: Record<string, string> }[];
+  };
+  const cluster = admin.clusters[0]?.cluster ?? {};
+  const server = cluster.server;
+  const caFile = cluster['certificate-authority'];
+  const ca =
+    cluster['certificate-authority-data'] ?? (caFile ? readFileSync(caFile).toString('base64') : undefined);
+  if (!server || !ca) throw new Error('the e2e kubeconfig has no server or CA');
+  const token = (await kubectl(['create', 'token', SA, '-n', ns, '--duration=3600s'])).stdout.trim();
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': ca } }],
+    users: [{ name: SA, user: { token } }],
+    contexts: [{ name: SA, context: { cluster: 'e2e', user: SA, namespace: ns } }],
+    'current-context': SA,
+  });
+}
+
+/** Whether the ServiceAccount may do `c`, asked as the admin impersonating it. */
+async function allowed(ns: string, c: AccessCheck): Promise<boolean> {
+  const resource = `${c.resource}${c.group ? `.${c.group}` : ''}${c.name ? `/${c.name}` : ''}`;
+  const r = await kubectl(
+    [
+      'auth',
+      'can-i',
+      c.verb,
+      resource,
+      ...(c.subresource ? [`--subresource=${c.subresource}`] : []),
+      '-n',
+      ns,
+      `--as=system:serviceaccount:${ns}:${SA}`,
+    ],
+    { allowFailure: true },
+  );
+  return r.stdout.trim() === 'yes';
+}
+
+/** Applies the Role with `rules` and waits until the authorizer grants exactly them (bounded). */
+async function applyRole(ns: string, role: RoleDoc, rules: RoleRule[], denied: AccessCheck[]): Promise<void> {
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ ...role, rules }) });
+  const granted = accessChecks(rules.map(toPolicyRule)).slice(0, 1);
+  await waitFor(
+    'the Role change to reach the authorizer',
+    async () => {
+      for (const c of denied) if (await allowed(ns, c)) return undefined;
+      for (const c of granted) if (!(await allowed(ns, c))) return undefined;
+      return true;
+    },
+    { timeoutMs: 15_000, intervalMs: 200 },
+  );
+}
+
+function toPolicyRule(r: RoleRule): PolicyRule {
+  return {
+    apiGroup: r.apiGroups[0] ?? '',
+    resource: r.resources[0] ?? '',
+    verbs: r.verbs,
+    why: '',
+    ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
+  };
+}
+
+/** What a refused run must leave exactly as it was, read in one request. */
+async function clusterState(ns: string): Promise<unknown> {
+  type Obj = {
+    kind: string;
+    metadata: { name: string; generation?: number; annotations?: Record<string, string> };
+    spec?: unknown;
+    data?: unknown;
+  };
+  const list = await kubectlJson<{ items: Obj[] }>([
+    'get',
+    'deployments,replicasets,configmaps,secrets,leases',
+    '-n',
+    ns,
+  ]);
+  return list.items
+    .map((o) =>
+      o.kind === 'Deployment'
+        ? [o.kind, o.metadata.name, o.metadata.generation, o.metadata.annotations, o.spec]
+        : o.kind === 'ConfigMap'
+          ? [o.kind, o.metadata.name, o.data]
+          : [o.kind, o.metadata.name],
+    )
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+interface Removal {
+  label: string;
+  rules: RoleRule[];
+  /** The checks the removed verb granted: preflight must name each of them. */
+  missing: AccessCheck[];
+}
+
+/** Every rule with one of its verbs taken away (the rule dropped when that was its only verb). */
+function removals(rules: RoleRule[]): Removal[] {
+  return rules.flatMap((rule, i) =>
+    rule.verbs.map((verb) => {
+      const reduced = { ...rule, verbs: rule.verbs.filter((v) => v !== verb) };
+      const rest = rules.filter((_, j) => j !== i);
+      return {
+        label: `${verb} ${rule.resources.join(',')}${rule.resourceNames ? ` (${rule.resourceNames.join(', ')})` : ''}`,
+        rules: reduced.verbs.length > 0 ? [...rest.slice(0, i), reduced, ...rest.slice(i)] : rest,
+        missing: accessChecks([toPolicyRule({ ...rule, verbs: [verb] })]),
+      };
+    }),
+  );
+}
+
+interface Scenario {
+  id: string;
+  extra?: string[];
+  inputs: Record<string, string>;
+  helmMajor?: 3 | 4;
+}
+
+/** Every single-verb removal is refused by preflight with nothing changed; then the full Role upgrades. */
+async function proveRole(s: Scenario): Promise<{ ns: string; refusals: number; ms: number[] }> {
+  const t0 = Date.now();
+  const ns = await namespace(`rbac-${[s.id, ...(s.extra ?? [])].join('-')}`);
+  await installFixture(ns, { ...(s.helmMajor ? { helmMajor: s.helmMajor } : {}) });
+  await kubectl(['create', 'serviceaccount', SA, '-n', ns]);
+  const { role, binding } = readmeRole(s.id, ns, s.extra);
+  const fullRules = role.rules ?? [];
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(binding) });
+  const kubeconfig = await tokenKubeconfig(ns);
+  const inputs = { namespace: ns, tag: '5.20.0', kubeconfig, ...s.inputs };
+  const before = await clusterState(ns);
+  const ms: number[] = [];
+
+  const cases = removals(fullRules);
+  for (const r of cases) {
+    await applyRole(ns, role, r.rules, r.missing);
+    const t = Date.now();
+    const run = await runAction(inputs, s.helmMajor ? { helmMajor: s.helmMajor } : {});
+    ms.push(Date.now() - t);
+    expect(run.outcome.result, `${r.label} removed: ${run.reporter.text()}`).toBe('failed');
+    const msg = run.outcome.error ?? '';
+    expect(msg, r.label).toMatch(/lacks \d+ permission\(s\) in namespace/);
+    expect(msg, r.label).toContain('Nothing in the cluster was changed.');
+    const listed = msg.split('\n').filter((l) => l.startsWith('  - '));
+    for (const c of r.missing) expect(listed, r.label).toContain(`  - ${describeAccess(c)}`);
+    expect(await clusterState(ns), `${r.label} removed: the cluster changed`).toEqual(before);
+  }
+
+  await applyRole(ns, role, fullRules, []);
+  const ok = await runAction(inputs, s.helmMajor ? { helmMajor: s.helmMajor } : {});
+  expect(ok.outcome.error, ok.reporter.text()).toBeUndefined();
+  expect(ok.outcome.result).toBe('upgraded');
+  expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
+  // The Lease was taken and released with the Role's verbs.
+  expect((await kubectl(['get', 'leases', '-n', ns, '-o', 'name'])).stdout.trim()).toBe('');
+
+  // A failing upgrade is rolled back with the same Role: rollout undo (or helm rollback) and the ConfigMaps.
+  const failing = await runAction(
+    { ...inputs, tag: tagFor('5.20.1', 'crashloop'), timeout: '90' },
+    s.helmMajor ? { helmMajor: s.helmMajor } : {},
+  );
+  expect(failing.outcome.result, failing.reporter.text()).toBe('rolled-back');
+  expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
+  process.stdout.write(
+    `rbac ${s.id}: ${cases.length} removals refused (run ${Math.min(...ms)}-${Math.max(...ms)} ms), total ${Date.now() - t0} ms\n`,
+  );
+  return { ns, refusals: cases.length, ms };
+}
+
+describe("README.md's Roles on the real cluster", () => {
+  it('kubectl route: exactly the README Role upgrades and rolls back; each verb removed is refused', async () => {
+    const r = await proveRole({ id: 'kubectl', inputs: { method: 'kubectl' } });
+    expect(r.refusals).toBeGreaterThanOrEqual(10);
+  });
+
+  it('kubectl route with migrate-history: the README Role plus its MIGRATE_HISTORY rules', async () => {
+    const r = await proveRole({
+      id: 'kubectl',
+      extra: ['migrate-history'],
+      inputs: { method: 'kubectl', 'migrate-history': 'true', 'db-free-space': '1Gi' },
+    });
+    expect(r.refusals).toBeGreaterThanOrEqual(14);
+  });
+
+  it('helm route (method auto on a Helm release): the README helm Role', async () => {
+    const r = await proveRole({ id: 'helm', inputs: {} });
+    expect(r.refusals).toBeGreaterThanOrEqual(20);
+  });
+});
