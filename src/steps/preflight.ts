@@ -4,6 +4,7 @@ import { podSelector } from '../cluster/selector.ts';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
 import { KubeError, type AccessCheck, type Kube } from '../cluster/kube.ts';
+import { describeLease } from '../cluster/lease.ts';
 import { revisionOf, rolloutVerdict } from '../cluster/verdict.ts';
 import type { ClusterState } from '../engine/context.ts';
 import { splitImage } from '../engine/context.ts';
@@ -124,8 +125,10 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     );
   }
   if (current.state === 'progressing') {
+    // Name the run behind it when it is one of ours: the person can then look at that run instead.
+    const lease = await describeLease(kube, ns, plan.deployment).catch(() => undefined);
     throw new PreflightError(
-      `Another rollout of Deployment "${plan.deployment}" is in progress (${current.message}). Wait for it to finish (kubectl rollout status deployment/${plan.deployment} -n ${ns}) and run again.`,
+      `Another rollout of Deployment "${plan.deployment}" is in progress (${current.message})${lease?.held ? `; ${lease.text.replace(/: a real run now would be refused$/, '')}` : ''}. Wait for it to finish (kubectl rollout status deployment/${plan.deployment} -n ${ns}) and run again.`,
     );
   }
   if (current.state === 'failed') {
