@@ -73,7 +73,10 @@ function goRegexpLiteral(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** `helm list` of the release (any status) through the file the later helm calls use. */
+/**
+ * `helm list` of the release through the file the later helm calls use. No status flag: Helm 4 has no `--all`
+ * (it lists every status), and only the answer matters here; `helm history` reads the release's state next.
+ */
 export async function checkHelm(
   deps: ToolCheckDeps,
   helm: string,
@@ -87,7 +90,6 @@ export async function checkHelm(
     plan.namespace,
     '--kubeconfig',
     deps.kubeconfigFile,
-    '--all',
     '--filter',
     `^${goRegexpLiteral(release)}$`,
     '--output',
@@ -107,7 +109,5 @@ export async function checkHelm(
       `helm printed something other than a release list for \`${shown}\`: "${reporter.mask(r.stdout.trim().slice(0, 120))}". Nothing in the cluster was changed.`,
     );
   }
-  step.detail(
-    `helm reads the cluster with the run's credentials (${found.length === 1 ? `release "${release}" listed` : `${found.length} releases named "${release}"`})`,
-  );
+  step.detail(`helm reads the cluster with the run's credentials (helm list answered in ${plan.namespace})`);
 }

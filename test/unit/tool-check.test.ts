@@ -104,7 +104,7 @@ describe('checkKubectl', () => {
 });
 
 describe('checkHelm', () => {
-  it('lists the release (any status) through the run kubeconfig', async () => {
+  it('lists the release through the run kubeconfig, with flags Helm 3 and Helm 4 both have', async () => {
     process.env.FAKE_OUT = '[{"name":"md.core","namespace":"mdcore","status":"deployed"}]';
     const { deps, step, log } = setup();
     await checkHelm(deps, helm, 'md.core', step);
@@ -114,13 +114,12 @@ describe('checkHelm', () => {
       'mdcore',
       '--kubeconfig',
       path.join(dir, 'kubeconfig'),
-      '--all',
       '--filter',
       '^md\\.core$',
       '--output',
       'json',
     ]);
-    expect(log.join('\n')).toContain('release "md.core" listed');
+    expect(log.join('\n')).toContain('helm list answered in mdcore');
   });
 
   it('stops with helm named, its stderr and "nothing changed"', async () => {
