@@ -3,7 +3,7 @@
 // (binary runtime) with the kwok controller standing in for kubelets. See README.md next to this file.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -528,6 +528,44 @@ export function attachCluster(state: ClusterState, defaults: { logsDir?: string 
   };
 }
 
+const CREATE_LOCK = path.join(tmpdir(), 'mdcore-kwokctl-create.lock');
+
+/**
+ * kwokctl picks its "free" ports when it creates a cluster and its components bind them moments later, so two
+ * creates at the same time (the e2e suite, the soak suite, a second engineer) can pick the same port. One
+ * create at a time on this machine; a lock left by a process that is gone is taken over.
+ */
+async function withCreateLock<T>(timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const me = `${process.pid} ${(await readProcStat(process.pid))?.startTime ?? ''}`;
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    try {
+      await writeFile(CREATE_LOCK, me, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const holder = (await readFile(CREATE_LOCK, 'utf8').catch(() => '')).split(' ');
+      const pid = Number(holder[0]);
+      const alive =
+        Number.isInteger(pid) &&
+        pid > 0 &&
+        (await isProcessAlive({ component: 'lock holder', pid, startTime: holder[1] ?? '' }));
+      if (!alive) await rm(CREATE_LOCK, { force: true });
+      else if (Date.now() > deadline || i > 2_000) {
+        throw new Error(
+          `another cluster is being created (pid ${pid} holds ${CREATE_LOCK}); gave up waiting`,
+          { cause: e },
+        );
+      } else await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    if ((await readFile(CREATE_LOCK, 'utf8').catch(() => '')) === me) await rm(CREATE_LOCK, { force: true });
+  }
+}
+
 /** Starts a cluster: kwokctl create (binary runtime), nodes, wait until usable. */
 export async function startCluster(options: StartClusterOptions = {}): Promise<TestCluster> {
   const toolsDir = options.toolsDir ?? (await resolveClusterTools());
@@ -566,10 +604,12 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   const cluster = attachCluster(state, { logsDir: options.logsDir });
   try {
     try {
-      await run(
-        tools.kwokctl,
-        ['create', 'cluster', '--name', name, '--config', configPath, '--kubeconfig=', '--wait', '120s'],
-        { env, timeoutMs: remaining() },
+      await withCreateLock(remaining(), () =>
+        run(
+          tools.kwokctl,
+          ['create', 'cluster', '--name', name, '--config', configPath, '--kubeconfig=', '--wait', '120s'],
+          { env, timeoutMs: remaining() },
+        ),
       );
     } finally {
       // Record the processes even when creation failed half-way, so stop() can end them.
@@ -616,4 +656,136 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       cause: e,
     });
   }
+}
+
+// ---- faults ------------------------------------------------------------------------------------------------
+
+/** How a running component was started: enough to start the very same program again. */
+interface Launch {
+  process: ClusterProcess;
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+async function captureLaunch(clusterDir: string, component: string): Promise<Launch> {
+  const pidFile = path.join(clusterDir, 'pids', `${component}.pid`);
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  const stat = Number.isInteger(pid) && pid > 1 ? await readProcStat(pid) : undefined;
+  if (!stat) throw new Error(`${component} is not running (its pid file says ${pid})`);
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '');
+  if (!argv[0] || path.basename(argv[0]) !== component) {
+    throw new Error(`pid ${pid} is not ${component}: ${argv[0] ?? '(no command line)'}`);
+  }
+  const env: NodeJS.ProcessEnv = {};
+  for (const kv of (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const cwd = await readlink(`/proc/${pid}/cwd`);
+  return { process: { component, pid, startTime: stat.startTime }, argv, env, cwd };
+}
+
+/**
+ * Starts a captured program again, detached, output appended to its log; its pid goes into kwokctl's pid file
+ * (so stop() and `kwokctl delete` end it) and, when this process started the cluster, into its records.
+ */
+async function relaunch(clusterName: string, clusterDir: string, l: Launch): Promise<ClusterProcess> {
+  const component = l.process.component;
+  const logFile = path.join(clusterDir, 'logs', `${component}.log`);
+  await mkdir(path.dirname(logFile), { recursive: true });
+  const log = openSync(logFile, 'a');
+  let pid: number;
+  try {
+    const child = spawn(l.argv[0] as string, l.argv.slice(1), {
+      cwd: l.cwd,
+      env: l.env,
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
+    child.unref();
+    if (child.pid === undefined) throw new Error(`could not start ${component} again`);
+    pid = child.pid;
+  } finally {
+    closeSync(log);
+  }
+  await writeFile(path.join(clusterDir, 'pids', `${component}.pid`), `${pid}\n`);
+  const started: ClusterProcess = { component, pid, startTime: (await readProcStat(pid))?.startTime ?? '' };
+  const state = live.get(clusterName);
+  if (state) state.processes = [...state.processes.filter((p) => p.pid !== l.process.pid), started];
+  return started;
+}
+
+export interface ApiserverRestart {
+  old: ClusterProcess;
+  started: ClusterProcess;
+  /** From SIGTERM to the first ready answer of the new process. */
+  downMs: number;
+  /** Components that exited while the API server was away and were started again (as a kubelet would). */
+  relaunched: string[];
+}
+
+/** Control-plane components that may exit when they lose their leader lease during an API server outage. */
+const LEASE_HOLDERS = ['kube-controller-manager', 'kube-scheduler'] as const;
+
+/**
+ * Kills the cluster's kube-apiserver (SIGTERM, by pid) and starts the very same program again: same arguments,
+ * environment and working directory, so the same ports and certificates. Resolves once /readyz answers again
+ * and the controller-manager and scheduler are running: a component that exited because its leader lease ran
+ * out during the outage is started again the same way, as the kubelet restarts a static pod.
+ */
+export async function restartApiserver(
+  cluster: Pick<TestCluster, 'name' | 'workdir' | 'kubeconfig' | 'kubectl'>,
+  options: { readyTimeoutMs?: number } = {},
+): Promise<ApiserverRestart> {
+  const clusterDir = path.join(cluster.workdir, 'clusters', cluster.name);
+  const apiserver = await captureLaunch(clusterDir, 'kube-apiserver');
+  const others: Launch[] = [];
+  for (const c of LEASE_HOLDERS) others.push(await captureLaunch(clusterDir, c));
+
+  const killedAt = Date.now();
+  await killProcesses([apiserver.process]);
+  const started = await relaunch(cluster.name, clusterDir, apiserver);
+
+  const timeoutMs = options.readyTimeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  let downMs: number | undefined;
+  for (let i = 0; i < Math.ceil(timeoutMs / 250) + 1 && downMs === undefined; i++) {
+    if (!(await isProcessAlive(started))) {
+      throw new Error(
+        `the restarted kube-apiserver (pid ${started.pid}) exited; see its log in ${clusterDir}/logs`,
+      );
+    }
+    try {
+      const r = await run(
+        cluster.kubectl,
+        ['--kubeconfig', cluster.kubeconfig, 'get', '--raw', '/readyz', '--request-timeout=5s'],
+        { timeoutMs: 10_000 },
+      );
+      if (r.stdout.trim() === 'ok') downMs = Date.now() - killedAt;
+    } catch (e) {
+      lastError = String(e);
+    }
+    if (downMs === undefined) {
+      if (Date.now() > deadline) break;
+      await sleep(250);
+    }
+  }
+  if (downMs === undefined) {
+    throw new Error(
+      `the restarted kube-apiserver (pid ${started.pid}) was not ready within ${timeoutMs} ms: ${lastError}`,
+    );
+  }
+  // A lease holder gives up within its renew deadline (10 s) after the last renewal, so watch a while longer.
+  const relaunched: string[] = [];
+  for (let i = 0; i < 20 && relaunched.length < others.length; i++) {
+    for (const o of others) {
+      if (relaunched.includes(o.process.component) || (await isProcessAlive(o.process))) continue;
+      await relaunch(cluster.name, clusterDir, o);
+      relaunched.push(o.process.component);
+    }
+    await sleep(1_000);
+  }
+  return { old: apiserver.process, started, downMs, relaunched };
 }

@@ -14,6 +14,9 @@ export const POD_BEHAVIOURS = {
   'never-ready': '`-never-ready`: Running, containers started, never Ready',
   crashloop: '`-crashloop`: Running, container waiting CrashLoopBackOff, restartCount +1 every 5 s (cap 100)',
   pullfail: '`-pullfail`: Pending, container waiting ErrImagePull, ImagePullBackOff 3 s later, never starts',
+  pullratelimit:
+    '`-pullratelimit` (or `-pullratelimit-Ns`): like pullfail with a registry rate-limit message (transient), ' +
+    'then Running and Ready 30 s (or N s, at least 3) after start, when the "rate limit" ends',
   flaky: '`-flaky` (or `-flaky-Ns`): Ready ~2 s after creation, unready again 15 s (or N s) after start',
   slow: '`-slow` (or `-slow-Ns`): Running at once, Ready only 90 s (or N s) after start (a long migration)',
 } as const;
@@ -26,13 +29,17 @@ export const DEFAULT_FLAKY_SECONDS = 15;
 export const CRASHLOOP_PERIOD_MS = 5_000;
 export const CRASHLOOP_MAX_RESTARTS = 100;
 export const PULL_BACKOFF_DELAY_MS = 3_000;
+export const DEFAULT_RATE_LIMIT_SECONDS = 30;
+/** The waiting message of a -pullratelimit pod: what a registry's rate limit looks like to the kubelet. */
+export const RATE_LIMIT_MESSAGE =
+  'toomanyrequests: You have reached your pull rate limit (simulated by the e2e cluster)';
 
 /** Image tag for a behaviour, e.g. `tagFor('5.20.0', 'slow', 10)` -> `5.20.0-slow-10s`. */
 export function tagFor(base: string, behaviour: PodBehaviour, seconds?: number): string {
   if (seconds !== undefined) {
     if (!Number.isInteger(seconds) || seconds < 0)
       throw new Error(`seconds must be a whole number: ${seconds}`);
-    if (behaviour !== 'ready' && behaviour !== 'slow' && behaviour !== 'flaky') {
+    if (!['ready', 'slow', 'flaky', 'pullratelimit'].includes(behaviour)) {
       throw new Error(`behaviour ${behaviour} takes no duration`);
     }
     return `${base}-${behaviour}-${seconds}s`;
@@ -43,7 +50,7 @@ export function tagFor(base: string, behaviour: PodBehaviour, seconds?: number):
 // ---- jq building blocks (evaluated by the kwok controller on the pod as JSON) -----------------------------
 
 // Go regexp syntax (RE2). No backslashes anywhere, so no escaping layers to get wrong.
-const TAG_RE = '-(?<m>never-ready|crashloop|pullfail|flaky|slow|ready)(-(?<d>[0-9]+)s)?$';
+const TAG_RE = '-(?<m>never-ready|crashloop|pullfail|pullratelimit|flaky|slow|ready)(-(?<d>[0-9]+)s)?$';
 // {m, d} of the first container image with a known suffix, or {} when none has one.
 const CAPTURE = `(first(.spec.containers[]?.image // "" | capture("${TAG_RE}")) // {})`;
 const MODE = `(${CAPTURE} | .m // "ready")`;
@@ -60,6 +67,16 @@ const NOT_DELETING = { jq: { key: '.metadata.deletionTimestamp', operator: 'Does
 const DELETING = { jq: { key: '.metadata.deletionTimestamp', operator: 'Exists' } };
 function phaseIn(...phases: string[]): object {
   return { jq: { key: '.status.phase', operator: 'In', values: phases } };
+}
+/** Some container of the pod waits with this reason. */
+function waitingReasonIs(reason: string): object {
+  return {
+    jq: {
+      key: `[.status.containerStatuses[]?.state.waiting.reason] | any(. == "${reason}")`,
+      operator: 'In',
+      values: ['true'],
+    },
+  };
 }
 const NO_CONTAINER_STATUS = { jq: { key: '.status.containerStatuses', operator: 'DoesNotExist' } };
 function readyIs(status: 'True' | 'False'): object {
@@ -283,6 +300,59 @@ const PULLFAIL_BACKOFF = `containerStatuses:
       message: {{ printf "Back-off pulling image %q" .image | Quote }}
 {{ end }}`;
 
+const RATE_LIMITED_START = `{{ $now := Now }}
+${UNREADY_NAMES}
+phase: Pending
+startTime: {{ $now | Quote }}
+${conditions(false)}
+${INIT_DONE}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: ""
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    waiting:
+      reason: ErrImagePull
+      message: {{ printf "failed to pull and unpack image %q: ${RATE_LIMIT_MESSAGE}" .image | Quote }}
+{{ end }}
+${POD_ADDRESSES}`;
+
+const RATE_LIMITED_BACKOFF = `containerStatuses:
+{{ range .status.containerStatuses }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: ""
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    waiting:
+      reason: ImagePullBackOff
+      message: {{ printf "Back-off pulling image %q: ErrImagePull: ${RATE_LIMIT_MESSAGE}" .image | Quote }}
+{{ end }}`;
+
+// The pull got through: Running and Ready at once (addresses were set at the start; waiting removed).
+const RATE_LIMIT_OVER = `{{ $now := Now }}
+phase: Running
+${conditions(true)}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: {{ printf "kwok-sim://%s" .image | Quote }}
+  ready: true
+  started: true
+  restartCount: 0
+  state:
+    waiting: null
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}`;
+
 // ---- nodes ------------------------------------------------------------------------------------------------
 
 const NODE_CONDITIONS = `
@@ -394,7 +464,7 @@ export function clusterStages(): StageDoc[] {
     stage(
       'mdcore-pod-start',
       'Pod',
-      [...pending, modeNotIn('crashloop', 'pullfail', 'flaky')],
+      [...pending, modeNotIn('crashloop', 'pullfail', 'pullratelimit', 'flaky')],
       statusPatch(START_RUNNING),
     ),
     // Ready after the tag's delay, counted from the pod's start time (robust to re-queueing).
@@ -463,6 +533,28 @@ export function clusterStages(): StageDoc[] {
       ],
       statusPatch(PULLFAIL_BACKOFF),
       { durationMilliseconds: PULL_BACKOFF_DELAY_MS },
+    ),
+
+    // Registry rate limit: ErrImagePull, ImagePullBackOff 3 s later, then the pull gets through (Ready).
+    stage(
+      'mdcore-pod-pullratelimit-start',
+      'Pod',
+      [...pending, modeIn('pullratelimit')],
+      statusPatch(RATE_LIMITED_START),
+    ),
+    stage(
+      'mdcore-pod-pullratelimit-backoff',
+      'Pod',
+      [NOT_DELETING, phaseIn('Pending'), modeIn('pullratelimit'), waitingReasonIs('ErrImagePull')],
+      statusPatch(RATE_LIMITED_BACKOFF),
+      { durationMilliseconds: PULL_BACKOFF_DELAY_MS },
+    ),
+    stage(
+      'mdcore-pod-pullratelimit-end',
+      'Pod',
+      [NOT_DELETING, phaseIn('Pending'), modeIn('pullratelimit'), waitingReasonIs('ImagePullBackOff')],
+      statusPatch(RATE_LIMIT_OVER),
+      readyAt({ pullratelimit: DEFAULT_RATE_LIMIT_SECONDS }),
     ),
   ];
 }
