@@ -187,6 +187,33 @@ describe('two runs on one Deployment', () => {
     expect(await readLease(ns)).toBeUndefined();
   });
 
+  it('stops a run whose Lease was taken over mid-wait, and leaves the rollback to a person', async () => {
+    const ns = await namespace('lease-lost');
+    await installFixture(ns);
+    const slow = `${IMAGE}:${tagFor('5.20.0', 'slow', 200)}`;
+    const started = Date.now();
+    const a = run('frank@ci (pid 666)', { namespace: ns, tag: tagFor('5.20.0', 'slow', 200), timeout: '5m' });
+    await waitFor(
+      'the run waiting for its slow rollout',
+      async () => ((await deploymentView(ns)).image === slow ? true : undefined),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+    // Someone deletes the Lease and another run takes it: the next renewal (within 30 s) finds it gone.
+    const other = 'https://github.example/acme/infra/actions/runs/88/attempts/1';
+    await kubectl(['delete', 'lease', LEASE, '-n', ns]);
+    await putLease(ns, other, 0);
+    const done = await a;
+    expect(Date.now() - started).toBeLessThan(120_000);
+    expect(done.outcome.result).toBe('failed');
+    expect(done.outcome.error).toContain(`now held by ${other}`);
+    expect(done.outcome.rolledBack).toBeFalsy();
+    expect(done.outcome.steps.find((s) => s.id === 'rollback')?.status).toBe('skipped');
+    expect(done.outcome.manualSteps?.join('\n')).toContain('kubectl');
+    // Not undone (the other run may be changing it), and the other run's Lease left alone.
+    expect((await deploymentView(ns)).image).toBe(slow);
+    expect((await readLease(ns))?.spec.holderIdentity).toBe(other);
+  });
+
   it('takes over an expired Lease left by a run that died', async () => {
     const ns = await namespace('lease-expired');
     await installFixture(ns);
