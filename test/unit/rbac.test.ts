@@ -2,7 +2,9 @@
 // YAML; README.md's Roles are exactly what the function prints.
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { main } from '../../src/cli.ts';
+import { KubeError, type AccessCheck, type Kube } from '../../src/cluster/kube.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
 import {
@@ -15,7 +17,7 @@ import {
   type PolicyRule,
   type RouteName,
 } from '../../src/plan/rbac.ts';
-import { describeAccess, requiredAccess } from '../../src/steps/preflight.ts';
+import { describeAccess, preflight, PreflightError, requiredAccess } from '../../src/steps/preflight.ts';
 import { helmAccess } from '../../src/steps/route-helm.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 
@@ -260,5 +262,84 @@ describe('mdcore-upgrade --print-role', () => {
     const bad = await run(['--print-role', '--namespace', 'Not_A_Namespace']);
     expect(bad.code).toBe(2);
     expect(bad.out + bad.err).toContain('namespace');
+  });
+});
+
+describe("preflight's permission refusal", () => {
+  const dep = (helmRelease?: string): V1Deployment => ({
+    metadata: {
+      name: 'md-core',
+      generation: 1,
+      annotations: helmRelease ? { 'meta.helm.sh/release-name': helmRelease } : {},
+    },
+    spec: {
+      selector: { matchLabels: { app: 'md-core' } },
+      template: {
+        spec: {
+          containers: [
+            {
+              name: 'md-core',
+              image: 'opswat/metadefendercore-debian:5.19.0',
+              envFrom: [{ configMapRef: { name: 'mdcore-env' } }, { configMapRef: { name: 'scan-config' } }],
+            },
+          ],
+        },
+      },
+    },
+  });
+  /** A cluster that denies what `denied` matches and records every check it was asked. */
+  const fake = (d: V1Deployment | Error, denied: (c: AccessCheck) => boolean) => {
+    const asked: AccessCheck[] = [];
+    const kube = {
+      namespaceExists: async () => true,
+      getDeployment: async () => {
+        if (d instanceof Error) throw d;
+        return d;
+      },
+      missingPermissions: async (_ns: string, checks: AccessCheck[]) => {
+        asked.push(...checks);
+        return checks.filter(denied);
+      },
+    } as unknown as Kube;
+    return { kube, asked };
+  };
+  const step = { detail: () => undefined, warn: () => undefined };
+  const refusal = async (kube: Kube, p: Plan): Promise<string> => {
+    const err = await preflight(kube, p, step).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PreflightError);
+    return (err as Error).message;
+  };
+
+  it('asks the helm Role for a Helm-managed Deployment under auto, for the ConfigMaps md-core reads', async () => {
+    const { kube, asked } = fake(dep('scan'), (c) => c.resource === 'secrets' && c.verb === 'create');
+    const msg = await refusal(kube, plan());
+    expect(asked).toEqual(
+      accessChecks(rbacRules(plan(), { route: 'helm', configMaps: ['mdcore-env', 'scan-config'] })),
+    );
+    expect(msg).toContain('lacks 1 permission(s) in namespace "mdcore"');
+    expect(msg).toContain('  - create secrets');
+    expect(msg).toContain("the helm route's Role is in README.md");
+    expect(msg).toContain('Nothing in the cluster was changed.');
+  });
+
+  it('asks the kubectl Role, ConfigMaps by name, under method kubectl', async () => {
+    const { kube, asked } = fake(dep('scan'), (c) => c.resource === 'configmaps' && c.name === 'scan-config');
+    const msg = await refusal(kube, plan({ method: 'kubectl' }));
+    expect(asked).toEqual(
+      accessChecks(rbacRules(plan(), { route: 'kubectl', configMaps: ['mdcore-env', 'scan-config'] })),
+    );
+    expect(msg).toContain('  - get configmaps (scan-config)\n  - patch configmaps (scan-config)\n');
+  });
+
+  it('a Deployment it may not read: names the missing get for each route auto could take', async () => {
+    const forbidden = new KubeError('reading Deployment mdcore/md-core: HTTP 403: forbidden', 403);
+    const { kube } = fake(forbidden, (c) => c.resource === 'deployments');
+    const msg = await refusal(kube, plan());
+    expect(msg).toContain('lacks 2 permission(s)');
+    expect(msg).toContain('  - get deployments.apps (md-core)\n  - get deployments.apps\n');
+    expect(msg).toContain('kubectl or helm route');
+    // When RBAC says it may read, the 403 came from elsewhere (e.g. an admission webhook): reported as it is.
+    const other = fake(forbidden, () => false);
+    await expect(preflight(other.kube, plan(), step)).rejects.toBe(forbidden);
   });
 });
