@@ -118,12 +118,19 @@ function mountPoint(): string {
   return real;
 }
 
-// $1 mount point, $2 service-account dir, $3 source dir, $4 node, $5 entry script.
-const POD_SHELL = `set -eu
-mount -t tmpfs -o size=1m,mode=0755 tmpfs "$1"
-mkdir -p "$2"
-cp "$3/token" "$3/ca.crt" "$3/namespace" "$2/"
-exec "$4" "$5"`;
+// Runs as the first process of the private mount namespace: mounts the tmpfs, puts the pod's files in place, then
+// loads the action in the same process. Node rather than sh: sh drops variables such as INPUT_HELM-VERSION,
+// whose names are not shell names, from the environment it passes on.
+const POD_ENTRY = `
+const { execFileSync } = await import('node:child_process');
+const { copyFileSync, mkdirSync } = await import('node:fs');
+const { pathToFileURL } = await import('node:url');
+const [mountAt, saDir, source, entry] = process.argv.slice(1);
+execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', mountAt]);
+mkdirSync(saDir, { recursive: true });
+for (const f of ['token', 'ca.crt', 'namespace']) copyFileSync(source + '/' + f, saDir + '/' + f);
+await import(pathToFileURL(entry).href);
+`;
 
 interface PodRun {
   code: number;
@@ -137,6 +144,7 @@ async function runInPod(
   inputs: Record<string, string>,
   credentials: string,
   pathFirst: string[] = [],
+  helmMajor: 3 | 4 = 3,
 ): Promise<PodRun> {
   const c = e2eCluster();
   const dir = tempDir('mdcore-pod-runner-');
@@ -145,7 +153,12 @@ async function runInPod(
   const server = apiServer();
   // Nothing from this process's environment: no KUBECONFIG, and a HOME without ~/.kube/config.
   const env: NodeJS.ProcessEnv = {
-    PATH: [...pathFirst, c.binDir, path.dirname(c.helm3), process.env.PATH ?? ''].join(path.delimiter),
+    PATH: [
+      ...pathFirst,
+      c.binDir,
+      path.dirname(helmMajor === 3 ? c.helm3 : c.helm4),
+      process.env.PATH ?? '',
+    ].join(path.delimiter),
     HOME: home,
     RUNNER_TEMP: dir,
     RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
@@ -158,23 +171,20 @@ async function runInPod(
   for (const f of ['output', 'summary', 'state']) writeFileSync(path.join(dir, f), '');
   // The cluster's kubectl and helm on PATH are built from source, and a test makes no request off this machine.
   env['INPUT_PATH-TOOLS'] = 'trust';
-  // kubectl and helm here are built from source: no official checksum to compare with, and no request off the machine.
-  for (const [k, v] of Object.entries({ 'path-tools': 'trust', ...inputs }))
-    env[`INPUT_${k.toUpperCase()}`] = v;
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   const child = spawn(
     'unshare',
     [
       '--mount',
       '--propagation',
       'private',
-      'sh',
-      '-c',
-      POD_SHELL,
-      'sh',
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      POD_ENTRY,
       mountPoint(),
       SA_DIR,
       credentials,
-      process.execPath,
       path.join(REPO_ROOT, 'dist', 'index.js'),
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -219,8 +229,8 @@ async function installPlain(ns: string): Promise<void> {
   });
 }
 
-async function helmVersion(): Promise<string> {
-  return (await helm(3, ['version', '--template', '{{.Version}}'])).stdout.trim().replace(/^v/, '');
+async function helmVersion(major: 3 | 4): Promise<string> {
+  return (await helm(major, ['version', '--template', '{{.Version}}'])).stdout.trim().replace(/^v/, '');
 }
 
 function expectInClusterRun(run: PodRun, token: string): void {
@@ -228,6 +238,8 @@ function expectInClusterRun(run: PodRun, token: string): void {
   expect(run.output).toContain(`at https://${server.host}:${server.port} (context inClusterContext)`);
   expect(run.output).toContain("kubectl reads the cluster with the run's credentials");
   expect(run.output).not.toContain('no Auth Provider found');
+  // Every input reached the action (path-tools: trust among them): nothing was looked up off this machine.
+  expect(run.output).not.toContain('getaddrinfo');
   expect(run.output + run.summary + JSON.stringify(run.outputs)).not.toContain(token);
 }
 
@@ -287,36 +299,43 @@ describe('a runner inside the cluster (ServiceAccount, no kubeconfig)', () => {
     expect(Number(after.revision)).toBe(Number(before.revision) + 1);
   });
 
-  it("helm route: upgrades a helm release with only the README's helm Role", async () => {
-    const ns = await namespace('incluster-helm');
-    const runnerNs = await namespace('incluster-helm-runner');
-    const key = 'E2E-LIC-INCLUSTER-0001';
-    await installFixture(ns, { helmMajor: 3, licenseKey: key });
-    const before = await deploymentView(ns);
-    const { dir, token } = await podCredentials('helm', ns, runnerNs);
+  it.each([3, 4] as const)(
+    "helm route (Helm %i): upgrades a helm release with only the README's helm Role",
+    async (major) => {
+      const ns = await namespace(`incluster-helm${major}`);
+      const runnerNs = await namespace(`incluster-helm${major}-runner`);
+      const key = 'E2E-LIC-INCLUSTER-0001';
+      await installFixture(ns, { helmMajor: major, licenseKey: key });
+      const before = await deploymentView(ns);
+      const { dir, token } = await podCredentials('helm', ns, runnerNs);
 
-    const run = await runInPod(
-      {
-        namespace: ns,
-        tag: '5.20.0',
-        'license-key': key,
-        'kubectl-version': '1.36.3',
-        'helm-version': await helmVersion(),
-      },
-      dir,
-    );
-    expect(run.code, run.output).toBe(0);
-    expect(run.outputs).toMatchObject({ result: 'upgraded', method: 'helm', 'rolled-back': 'false' });
-    expectInClusterRun(run, token);
-    expect(run.output).toContain("helm reads the cluster with the run's credentials");
-    const after = await deploymentView(ns);
-    expect(after.image).toBe(`${IMAGE}:5.20.0`);
-    expect(Number(after.revision)).toBe(Number(before.revision) + 1);
-    const history = JSON.parse((await helm(3, ['history', 'mdcore', '-n', ns, '-o', 'json'])).stdout) as {
-      status: string;
-    }[];
-    expect(history.map((h) => h.status)).toEqual(['superseded', 'deployed']);
-  });
+      const run = await runInPod(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          'license-key': key,
+          'kubectl-version': '1.36.3',
+          'helm-version': await helmVersion(major),
+        },
+        dir,
+        [],
+        major,
+      );
+      expect(run.code, run.output).toBe(0);
+      expect(run.outputs).toMatchObject({ result: 'upgraded', method: 'helm', 'rolled-back': 'false' });
+      expectInClusterRun(run, token);
+      expect(run.output).toContain("helm reads the cluster with the run's credentials");
+      const after = await deploymentView(ns);
+      expect(after.image).toBe(`${IMAGE}:5.20.0`);
+      expect(Number(after.revision)).toBe(Number(before.revision) + 1);
+      const history = JSON.parse(
+        (await helm(major, ['history', 'mdcore', '-n', ns, '-o', 'json'])).stdout,
+      ) as {
+        status: string;
+      }[];
+      expect(history.map((h) => h.status)).toEqual(['superseded', 'deployed']);
+    },
+  );
 
   it('a kubectl that cannot read the cluster stops the run before any change', async () => {
     const ns = await namespace('incluster-tool-refused');
