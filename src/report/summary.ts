@@ -288,6 +288,11 @@ export function mermaidTaskName(title: string): string {
   return t.length > 60 ? `${t.slice(0, 59).trimEnd()}…` : t;
 }
 
+/** `2026-12-02 04:00:00.400` (UTC), as the chart's dateFormat reads it. */
+function ganttTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
 const GANTT_TAG: Record<string, string> = { ok: 'done', warning: 'active', failed: 'crit', skipped: 'done' };
 
 /** The steps as a mermaid gantt chart (GitHub renders ```mermaid blocks), one task per step, real clock times. */
@@ -295,8 +300,9 @@ export function mermaidGantt(o: Pick<Outcome, 'steps' | 'result'>): string[] {
   const out = [
     '```mermaid',
     'gantt',
-    `    title Upgrade steps (${o.result})`,
-    '    dateFormat x',
+    `    title Upgrade steps (${o.result}), times in UTC`,
+    // A plain date-time format: every mermaid version parses it, start and end alike.
+    '    dateFormat YYYY-MM-DD HH:mm:ss.SSS',
     '    axisFormat %H:%M:%S',
     '    section Run',
   ];
@@ -305,7 +311,7 @@ export function mermaidGantt(o: Pick<Outcome, 'steps' | 'result'>): string[] {
     // Mermaid drops a task that ends where it starts; a skipped step gets one millisecond.
     const end = Math.max(start + 1, Math.round(s.endedAt));
     const name = `${mermaidTaskName(s.title)}${s.status === 'skipped' ? ' (skipped)' : ''}`;
-    out.push(`    ${name} :${GANTT_TAG[s.status] ?? 'done'}, s${i}, ${start}, ${end}`);
+    out.push(`    ${name} :${GANTT_TAG[s.status] ?? 'done'}, s${i}, ${ganttTime(start)}, ${ganttTime(end)}`);
   });
   out.push('```');
   return out;

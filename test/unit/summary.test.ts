@@ -55,21 +55,25 @@ describe('mermaid timeline', () => {
     expect(block.split('\n').slice(0, 6)).toEqual([
       '```mermaid',
       'gantt',
-      '    title Upgrade steps (upgraded)',
-      '    dateFormat x',
+      '    title Upgrade steps (upgraded), times in UTC',
+      '    dateFormat YYYY-MM-DD HH:mm:ss.SSS',
       '    axisFormat %H:%M:%S',
       '    section Run',
     ]);
-    expect(block).toContain(`    Connect to the cluster :done, s0, ${T0}, ${T0 + 400}`);
     expect(block).toContain(
-      `    Plan the change (kubectl), nothing changed yet :active, s2, ${T0 + 1500}, ${T0 + 1600}`,
+      `    Connect to the cluster :done, s0, 2026-12-02 04:00:00.000, 2026-12-02 04:00:00.400`,
     );
     expect(block).toContain(
-      `    MIGRATE_HISTORY pre-step 1 - keep the liveness probe from k… :done, s3, ${T0 + 1600}, ${T0 + 1700}`,
+      `    Plan the change (kubectl), nothing changed yet :active, s2, 2026-12-02 04:00:01.500, 2026-12-02 04:00:01.600`,
+    );
+    expect(block).toContain(
+      `    MIGRATE_HISTORY pre-step 1 - keep the liveness probe from k… :done, s3, 2026-12-02 04:00:01.600, 2026-12-02 04:00:01.700`,
     );
     // A zero-length step still gets a visible (1 ms) bar.
-    expect(block).toContain(`    Apply (skipped) :done, s4, ${T0 + 1700}, ${T0 + 1701}`);
-    expect(block).toContain(`:crit, s5, ${T0 + 1700}, ${T0 + 61700}`);
+    expect(block).toContain(
+      `    Apply (skipped) :done, s4, 2026-12-02 04:00:01.700, 2026-12-02 04:00:01.701`,
+    );
+    expect(block).toContain(`:crit, s5, 2026-12-02 04:00:01.700, 2026-12-02 04:01:01.700`);
     expect(md).not.toContain('█');
 
     const text = renderSummary(o);
@@ -94,7 +98,9 @@ describe('mermaid timeline', () => {
     );
     expect(lines).toHaveLength(nasty.length);
     for (const line of lines) {
-      expect(line).toMatch(/^ {4}[^:;#%<>"`{}[\]\\|&=\n]{1,70} :(done|active|crit), s\d+, \d+, \d+$/);
+      expect(line).toMatch(
+        /^ {4}[^:;#%<>"`{}[\]\\|&=\n]{1,70} :(done|active|crit), s\d+, [\d-]+ [\d:.]+, [\d-]+ [\d:.]+$/,
+      );
       const name = line.trim().split(' :')[0] ?? '';
       expect(name).not.toMatch(/^(section|title|click|dateformat)\b/i);
     }
