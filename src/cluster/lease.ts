@@ -389,6 +389,8 @@ export class LeaseHold {
     if (this.stopped) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.tick(), ms);
+    // Renewal alone never keeps the process alive: a run that ended without releasing lets its Lease expire.
+    this.timer.unref?.();
   }
 
   /** Independent of any hung request: the hold ends when the last accepted renewal is about to expire. */
@@ -404,6 +406,7 @@ export class LeaseHold {
       },
       Math.max(0, ms),
     );
+    this.deadline.unref?.();
   }
 
   private lose(reason: string): void {
