@@ -1,7 +1,9 @@
 // README.md's Roles on the real cluster: a ServiceAccount holding exactly the Role taken from README.md (so the
 // doc cannot drift) upgrades md-core with its own token, and a rollback works too. With any one verb of any one
 // rule taken away, preflight refuses, names exactly the permissions that verb grants, and nothing changes.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { AccessCheck } from '../../src/cluster/kube.ts';
@@ -169,8 +171,10 @@ interface Scenario {
 }
 
 const standins: Standin[] = [];
+const cleanups: (() => void)[] = [];
 afterEach(async () => {
   while (standins.length) await standins.pop()?.close();
+  while (cleanups.length) cleanups.pop()?.();
 });
 
 /** The stand-in MD Core answering with the API key the chart put into Secret mdcore-api-key. */
@@ -276,5 +280,106 @@ describe("README.md's Roles on the real cluster", () => {
       fullRoleOnly: true,
     });
     expect(r.refusals).toBe(0);
+  });
+
+  it('what kubectl itself needs: each command with its rules works, and fails without any one of them', async () => {
+    const ns = await namespace('rbac-kubectl-needs');
+    await installFixture(ns);
+    await kubectl(['create', 'serviceaccount', SA, '-n', ns]);
+    await kubectl(['create', 'rolebinding', SA, '-n', ns, `--role=${SA}`, `--serviceaccount=${ns}:${SA}`]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-rbac-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'kubeconfig');
+    writeFileSync(file, await tokenKubeconfig(ns), { mode: 0o600 });
+    const role: RoleDoc = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: SA, namespace: ns },
+    } as RoleDoc;
+    const rule = (group: string, resource: string, verbs: string[], names?: string[]): RoleRule => ({
+      apiGroups: [group],
+      resources: [resource],
+      verbs,
+      ...(names ? { resourceNames: names } : {}),
+    });
+    const asSa = (args: string[]) =>
+      kubectl(['--kubeconfig', file, '-n', ns, ...args], { allowFailure: true, timeoutMs: 30_000 });
+    const mdcore = ['md-core'];
+    // [what, rules, command, what a pass looks like]: exec reaches no container on this cluster, so passing
+    // authorization (the API server dialling the node) is its success.
+    const needs: [string, RoleRule[], (n: number) => string[], RegExp][] = [
+      [
+        'set image',
+        [rule('apps', 'deployments', ['get', 'patch'], mdcore)],
+        (n) => ['set', 'image', 'deployment/md-core', `md-core=${IMAGE}:5.19.${n}`],
+        /image updated/,
+      ],
+      [
+        'rollout undo',
+        [rule('apps', 'deployments', ['get', 'patch'], mdcore), rule('apps', 'replicasets', ['list'])],
+        () => ['rollout', 'undo', 'deployment/md-core'],
+        /rolled back/,
+      ],
+      [
+        'annotate',
+        [rule('apps', 'deployments', ['get', 'patch'], mdcore)],
+        (n) => ['annotate', 'deployment/md-core', `rbac-probe=${n}`, '--overwrite'],
+        /annotated/,
+      ],
+      [
+        'scale',
+        [rule('apps', 'deployments', ['get'], mdcore), rule('apps', 'deployments/scale', ['patch'], mdcore)],
+        () => ['scale', 'deployment/md-core', '--replicas=1'],
+        /scaled/,
+      ],
+      [
+        'list and watch by name',
+        [rule('apps', 'deployments', ['list', 'watch'], mdcore)],
+        () => [
+          'get',
+          'deployments',
+          '--field-selector=metadata.name=md-core',
+          '-o',
+          'name',
+          '--watch',
+          '--request-timeout=2s',
+        ],
+        /deployment\.apps\/md-core/,
+      ],
+      [
+        'exec in postgres-core',
+        [
+          rule('apps', 'deployments', ['get'], ['postgres-core']),
+          rule('', 'pods', ['list']),
+          rule('', 'pods/exec', ['create']),
+        ],
+        () => ['exec', 'deployment/postgres-core', '--', 'true'],
+        /error dialing backend|unable to upgrade connection: (?!.*forbidden)/,
+      ],
+    ];
+    let attempt = 0;
+    for (const [what, rules, args, passed] of needs) {
+      await applyRole(ns, role, rules, []);
+      const ok = await asSa(args(++attempt));
+      expect(`${ok.stdout}${ok.stderr}`, `${what} with its rules`).toMatch(passed);
+      expect(ok.stderr, what).not.toMatch(/forbidden/i);
+      for (const [i, r] of rules.entries()) {
+        for (const verb of r.verbs) {
+          const less = rules.flatMap((x, j) =>
+            j !== i ? [x] : x.verbs.length > 1 ? [{ ...x, verbs: x.verbs.filter((v) => v !== verb) }] : [],
+          );
+          const gone = accessChecks([toPolicyRule({ ...r, verbs: [verb] })]);
+          await applyRole(ns, role, less, gone);
+          const refused = await asSa(args(++attempt));
+          const [resource, sub] = (r.resources[0] ?? '').split('/');
+          expect(refused.stderr, `${what} without ${verb} ${r.resources[0]}`).toContain(
+            `cannot ${verb} resource "${sub ? `${resource}/${sub}` : resource}"`,
+          );
+        }
+      }
+    }
+    // Without the field selector the same rule does not allow the list: RBAC matched the name.
+    await applyRole(ns, role, [rule('apps', 'deployments', ['list'], mdcore)], []);
+    expect((await asSa(['get', 'deployments'])).stderr).toContain('cannot list resource "deployments"');
   });
 });
