@@ -22,6 +22,13 @@ async function post(): Promise<void> {
     core.debug(res.why);
     return;
   }
+  if (res.action === 'left') {
+    core.warning(
+      `The main step stopped after changing the cluster and ${res.why}. To undo it by hand:\n${res.manual.join('\n')}`,
+      { title: 'Left as it is (rollback: none)' },
+    );
+    return;
+  }
   if (res.action === 'blocked') {
     core.setFailed(
       `${res.why}\nCheck the Deployment; to undo this run's change by hand:\n${res.manual.join('\n')}`,

@@ -213,15 +213,20 @@ export class Kube {
     );
   }
 
-  /** Sets keys of a ConfigMap's data with a JSON merge patch (other keys untouched). */
+  /**
+   * Sets keys of a ConfigMap's data with a JSON merge patch (other keys, labels, owner references and finalizers
+   * untouched). With `resourceVersion` the patch applies only to exactly that version (HTTP 409 otherwise).
+   */
   patchConfigMapData(
     namespace: string,
     name: string,
     data: Record<string, string | null>,
+    resourceVersion?: string,
   ): Promise<V1ConfigMap> {
+    const body = resourceVersion ? { metadata: { resourceVersion }, data } : { data };
     return this.call(`patching ConfigMap ${namespace}/${name}`, () =>
       this.core.patchNamespacedConfigMap(
-        { namespace, name, body: { data } },
+        { namespace, name, body },
         this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch),
       ),
     );

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { AccessCheck } from '../cluster/kube.ts';
 import { describeSource, effectiveEnv, type EnvChange } from '../cluster/effective-env.ts';
-import { kubectlArgs, type RunContext } from '../engine/context.ts';
+import { checkCancelled, kubectlArgs, type RunContext } from '../engine/context.ts';
 import type { HelmSummary } from '../engine/outcome.ts';
 import { targetImage, type IntOrPercent } from '../plan/plan.ts';
 import { accessChecks, rbacRules, type RbacPlan } from '../plan/rbac.ts';
@@ -524,10 +524,12 @@ export const helmRoute: Route<HelmPrepared> = {
     });
     // Outside the pod template (no new revision) and outside the chart (helm's merge keeps it): room for the
     // watcher's timeout before the controller's progress deadline.
+    checkCancelled(ctx, 'the helm upgrade');
     if (Object.keys(fields).length > 0) {
       await kube.patchDeployment(plan.namespace, plan.deployment, { spec: fields });
       for (const [k, v] of Object.entries(fields)) step.detail(`${k} → ${String(v)}`);
     }
+    checkCancelled(ctx, 'the helm upgrade');
     await withSecretValues(ctx, (file) =>
       runTool(ctx.reporter, p.helm, upgradeArgs(ctx, p, file), { announce: true }),
     );
