@@ -11,7 +11,7 @@ import { accessChecks, type PolicyRule } from '../../src/plan/rbac.ts';
 import { describeAccess } from '../../src/steps/preflight.ts';
 import { startStandin, type Standin } from '../support/mdcore-standin.ts';
 import { rbacBlock } from '../support/readme-blocks.ts';
-import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { chartArgs, e2eCluster, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
@@ -381,5 +381,92 @@ describe("README.md's Roles on the real cluster", () => {
     // Without the field selector the same rule does not allow the list: RBAC matched the name.
     await applyRole(ns, role, [rule('apps', 'deployments', ['list'], mdcore)], []);
     expect((await asSa(['get', 'deployments'])).stderr).toContain('cannot list resource "deployments"');
+  });
+
+  it('what helm upgrade itself needs: the helm rules work, and helm fails without any one verb it uses', async () => {
+    const ns = await namespace('rbac-helm-needs');
+    await installFixture(ns);
+    await kubectl(['create', 'serviceaccount', SA, '-n', ns]);
+    await kubectl(['create', 'rolebinding', SA, '-n', ns, `--role=${SA}`, `--serviceaccount=${ns}:${SA}`]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-rbac-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'kubeconfig');
+    writeFileSync(file, await tokenKubeconfig(ns), { mode: 0o600 });
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: SA, namespace: ns },
+    };
+    // The verbs of README's helm Role that an image-and-values upgrade of an unchanged chart uses (`patch` on
+    // Services is needed only by a chart that changes them). `delete` on Secrets is proven apart below: helm
+    // deletes the release records beyond --history-max, which the loop turns off.
+    const rules: RoleRule[] = [
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'create', 'update', 'patch'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch'] },
+      { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'patch'] },
+      { apiGroups: [''], resources: ['services'], verbs: ['get'] },
+    ];
+    const helmRole = parseAllDocuments(rbacBlock('helm'))
+      .map((d) => d.toJSON() as RoleDoc)
+      .find((d) => d.kind === 'Role');
+    for (const r of rules) {
+      const granted = helmRole?.rules?.find((x) => x.resources[0] === r.resources[0] && !x.resourceNames);
+      for (const v of r.verbs)
+        expect(granted?.verbs, `README's helm Role: ${v} ${r.resources[0]}`).toContain(v);
+    }
+    expect(helmRole?.rules?.find((x) => x.resources[0] === 'secrets')?.verbs).toContain('delete');
+    let n = 0;
+    const upgrade = (historyMax = 0) => {
+      n += 1;
+      return helm(
+        3,
+        [
+          'upgrade',
+          'mdcore',
+          ...chartArgs('5.19.0'),
+          '-n',
+          ns,
+          '--kubeconfig',
+          file,
+          '--reuse-values',
+          '--set',
+          `core_components.md-core.image=${IMAGE}:5.19.${n}`,
+          '--set-string',
+          `env.RETRY_UPGRADE=${n}`,
+          `--history-max=${historyMax}`,
+        ],
+        { allowFailure: true, timeoutMs: 60_000 },
+      );
+    };
+    await applyRole(ns, role as RoleDoc, rules, []);
+    const ok = await upgrade();
+    expect(ok.code, ok.stderr).toBe(0);
+    for (const [i, r] of rules.entries()) {
+      for (const verb of r.verbs) {
+        const less = rules.flatMap((x, j) =>
+          j !== i ? [x] : x.verbs.length > 1 ? [{ ...x, verbs: x.verbs.filter((v) => v !== verb) }] : [],
+        );
+        await applyRole(ns, role as RoleDoc, less, accessChecks([toPolicyRule({ ...r, verbs: [verb] })]));
+        const refused = await upgrade();
+        expect(refused.code, `helm upgrade without ${verb} ${r.resources[0]}`).not.toBe(0);
+        expect(refused.stderr, `helm upgrade without ${verb} ${r.resources[0]}`).toContain(
+          `cannot ${verb} resource "${r.resources[0]}"`,
+        );
+        // A failed upgrade leaves a failed release revision: the next attempt starts from a deployed one.
+        await applyRole(ns, role as RoleDoc, rules, []);
+        await helm(3, ['rollback', 'mdcore', '-n', ns], { allowFailure: true, timeoutMs: 60_000 });
+      }
+    }
+    // Past --history-max helm deletes the oldest release records: without `delete` the upgrade fails.
+    const pruned = await upgrade(2);
+    expect(pruned.code).not.toBe(0);
+    expect(pruned.stderr).toContain('cannot delete resource "secrets"');
+    const withDelete = rules.map((r) =>
+      r.resources[0] === 'secrets' ? { ...r, verbs: [...r.verbs, 'delete'] } : r,
+    );
+    await applyRole(ns, role as RoleDoc, withDelete, []);
+    await helm(3, ['rollback', 'mdcore', '-n', ns], { allowFailure: true, timeoutMs: 60_000 });
+    const prunedOk = await upgrade(2);
+    expect(prunedOk.code, prunedOk.stderr).toBe(0);
   });
 });
