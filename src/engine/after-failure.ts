@@ -21,11 +21,22 @@ export function rollbackMode(choice: RollbackChoice, method: JournalData['method
   return method === 'helm' ? 'helm-rollback' : 'rollout-undo';
 }
 
-export function afterFailure(j: JournalData | undefined): AfterFailure {
+/**
+ * @param leaseLost why the run lost the Deployment's Lease, if it did: another run may be changing the
+ *   Deployment now, so this one undoes nothing (it would fight that run) and says how to undo by hand.
+ */
+export function afterFailure(j: JournalData | undefined, leaseLost?: string): AfterFailure {
   if (!j) return { kind: 'nothing', why: 'no journal: the run changed nothing' };
   if (ENDED.has(j.phase)) return { kind: 'nothing', why: `the run already ended (${j.phase})` };
   if (!wasMutated(j)) return { kind: 'nothing', why: 'nothing in the cluster was changed' };
   const mode = rollbackMode(j.rollback, j.method);
+  if (leaseLost) {
+    return {
+      kind: 'leave',
+      why: `not rolled back automatically: ${leaseLost}. Another run may be changing the Deployment now; check it before undoing anything by hand`,
+      manualMode: mode,
+    };
+  }
   if (j.rollback === 'none') {
     return {
       kind: 'leave',

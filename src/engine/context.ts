@@ -4,6 +4,7 @@ import type { Kube } from '../cluster/kube.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
 import type { Journal } from './journal.ts';
+import type { Target } from './target.ts';
 import type { Outcome } from './outcome.ts';
 import type { Timeline } from './timeline.ts';
 
@@ -32,6 +33,9 @@ export interface ClusterState {
 
 export interface RunContext {
   readonly plan: Plan;
+  /** What the steps act on (the user's Deployment unless a strategy points a step elsewhere). */
+  readonly target: Target;
+  readonly now: () => number;
   readonly reporter: Reporter;
   readonly timeline: Timeline;
   readonly outcome: Outcome;
@@ -46,16 +50,17 @@ export interface RunContext {
   readonly state: ClusterState;
 }
 
-/** kubectl arguments that pin the cluster, context and namespace for every call. */
-export function kubectlArgs(ctx: Pick<RunContext, 'kubeconfigFile' | 'plan'>, ...args: string[]): string[] {
-  return [
-    '--kubeconfig',
-    ctx.kubeconfigFile,
-    '--namespace',
-    ctx.plan.namespace,
-    '--request-timeout=60s',
-    ...args,
-  ];
+/** kubectl arguments that pin the cluster, context and namespace for every call (also the post step's). */
+export function kubectlArgs(ctx: { kubeconfigFile: string; namespace: string }, ...args: string[]): string[] {
+  return ['--kubeconfig', ctx.kubeconfigFile, '--namespace', ctx.namespace, '--request-timeout=60s', ...args];
+}
+
+/** kubectlArgs for a step of a run: its target's namespace. */
+export function kubectlArgsFor(
+  ctx: { readonly kubeconfigFile: string; readonly target: { readonly namespace: string } },
+  ...args: string[]
+): string[] {
+  return kubectlArgs({ kubeconfigFile: ctx.kubeconfigFile, namespace: ctx.target.namespace }, ...args);
 }
 
 export function splitImage(image: string): { repository: string; tag: string | undefined } {

@@ -3,6 +3,7 @@ import type { EnvChange } from '../cluster/effective-env.ts';
 import type { PodState } from '../cluster/verdict.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { HelmRevision } from '../tools/helm.ts';
+import type { Phase } from './journal.ts';
 import type { StepRecord } from './timeline.ts';
 
 /** The helm route's record of the release: history before and after, and what else the upgrade changed. */
@@ -86,4 +87,21 @@ export function newOutcome(plan: Plan, startedAt: number): Outcome {
     extraOutputs: {},
     unverifiedTools: [],
   };
+}
+
+/** How a run that got as far as changing things ended, from the journal's last phase. */
+export function resultOfPhase(
+  phase: Phase | undefined,
+): Pick<Outcome, 'result' | 'rolledBack' | 'rollbackFailed'> {
+  if (phase === 'done') return { result: 'upgraded', rolledBack: false, rollbackFailed: false };
+  if (phase === 'rolled-back') return { result: 'rolled-back', rolledBack: true, rollbackFailed: false };
+  return { result: 'failed', rolledBack: false, rollbackFailed: phase === 'rollback-failed' };
+}
+
+const NOTHING_CHANGED = 'Nothing in the cluster was changed.';
+
+/** A failure message that says whether the cluster was changed, as the journal knows it (said once). */
+export function withChangeWording(message: string, mutated: boolean): string {
+  if (mutated || /nothing in the cluster was changed/i.test(message)) return message;
+  return `${message.replace(/[\s.]*$/, '')}. ${NOTHING_CHANGED}`;
 }

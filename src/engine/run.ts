@@ -1,53 +1,29 @@
-// Runs one upgrade from a Plan to an Outcome. Knows nothing of GitHub: it talks to a Reporter.
+// The one engine loop: open a run, read the facts (connect, preflight, Lease, tools: nothing changes), run the
+// chosen strategy's checks, stop there on dry-run, run its changes and wrap-up, and on failure act on the one
+// after-failure decision. Strategies (src/strategies/) say which steps, in which order; this file knows none.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kube } from '../cluster/kube.ts';
-import {
-  acquireLease,
-  currentHolderIdentity,
-  describeLease,
-  RENEW_INTERVAL_MS,
-  type LeaseHold,
-} from '../cluster/lease.ts';
-import { revisionOf } from '../cluster/verdict.ts';
-import {
-  DB_NAME_ANNOTATION,
-  FROM_DB_ANNOTATION,
-  TAG_ANNOTATION,
-  UPGRADED_AT_ANNOTATION,
-  upgradedDbName,
-} from '../plan/db-name.ts';
+import type { LeaseHold } from '../cluster/lease.ts';
+import { upgradedDbName } from '../plan/db-name.ts';
 import { targetImage, type Plan } from '../plan/plan.ts';
 import { kubeconfigSecrets } from '../report/kubeconfig-secrets.ts';
 import type { Reporter } from '../report/reporter.ts';
-import { chooseDbName, desiredEnv } from '../steps/configure-env.ts';
+import { chooseDbName } from '../steps/configure-env.ts';
+import { preflight } from '../steps/preflight.ts';
 import type { Route } from '../steps/route.ts';
 import { kubectlRoute } from '../steps/route-kubectl.ts';
-import {
-  checkDbSpace,
-  describeLivenessPlan,
-  migrationStartupProbe,
-  stopPods,
-} from '../steps/migrate-history.ts';
-import {
-  exportConfig,
-  importConfig,
-  openApi,
-  verifyServing,
-  type ApiSession,
-  type ExportRecord,
-} from '../steps/core-api.ts';
-import { preflight } from '../steps/preflight.ts';
-import { rollingSettings } from '../steps/rolling-settings.ts';
-import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
-import { waitReady } from '../steps/wait-ready.ts';
 import { checkKubectl } from '../steps/tool-check.ts';
-import { afterFailure, rollbackMode } from './after-failure.ts';
-import { checkCancelled, type ClusterState, type RunContext, type ToolProvider } from './context.ts';
+import { strategyFor } from '../strategies/index.ts';
+import type { ClusterState, RunContext, ToolProvider } from './context.ts';
+import { actAfterFailure } from './failure.ts';
 import { Journal } from './journal.ts';
-import { newOutcome, type Outcome } from './outcome.ts';
-import { Timeline, type StepHandle } from './timeline.ts';
+import { holdLease, releaseHeldLease } from './lease-step.ts';
+import { newOutcome, resultOfPhase, withChangeWording, type Outcome } from './outcome.ts';
+import type { Facts, Step, StrategySteps } from './step.ts';
+import { userTarget, type Target } from './target.ts';
+import { Timeline } from './timeline.ts';
 
 export interface EngineDeps {
   readonly reporter: Reporter;
@@ -69,6 +45,13 @@ function maskKubeconfig(kube: Kube, reporter: Reporter): void {
   }
 }
 
+async function routeFor(plan: Plan, state: ClusterState): Promise<Route<unknown>> {
+  const method = plan.method === 'auto' ? (state.helmRelease ? 'helm' : 'kubectl') : plan.method;
+  if (method === 'kubectl') return kubectlRoute as Route<unknown>;
+  // Loaded only when needed: the helm route is the larger part of the bundle.
+  return (await import('../steps/route-helm.ts')).helmRoute as Route<unknown>;
+}
+
 export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome> {
   const now = deps.now ?? Date.now;
   const { reporter } = deps;
@@ -85,11 +68,14 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     if (s) reporter.secret(s);
   for (const s of kubeconfigSecrets(plan.kubeconfig ?? '')) reporter.secret(s);
   const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-upgrade-'));
+  const run = (step: Step, c: RunContext): Promise<void> =>
+    timeline.step(step.id, step.title, (h) => step.run(c, h));
   let ctx: RunContext | undefined;
-  let api: ApiSession | undefined;
+  let steps: StrategySteps | undefined;
   let lease: LeaseHold | undefined;
-  let finishRoute: ((c: RunContext) => Promise<void>) | undefined;
+  let route: Route<unknown> | undefined;
   try {
+    // ---- facts: nothing in the cluster changes ----
     const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
       const k = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
       maskKubeconfig(k, reporter);
@@ -106,22 +92,25 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       'Preflight checks (nothing changed yet)',
       (h) => preflight(kube, plan, h),
     );
+    const target: Target = userTarget(plan, state.selector);
     // Before anything could change, and before "unchanged" is decided: another run may be mid-change.
     lease = await timeline.step('lease', "One run at a time: the Deployment's Lease", (h) =>
       holdLease(kube, plan, deps, h),
     );
-    outcome.previousImage = state.image;
-    outcome.previousRevision = state.revision;
-    outcome.revision = state.revision;
-    outcome.newImage = targetImage(plan);
-    outcome.before = { image: state.image, revision: state.revision ?? '', replicas: String(state.replicas) };
-
-    const method = plan.method === 'auto' ? (state.helmRelease ? 'helm' : 'kubectl') : plan.method;
-    outcome.method = method;
+    route = await routeFor(plan, state);
     const db = chooseDbName(plan, state);
-    outcome.dbName = db.name;
-    outcome.dbNameReason = db.reason;
-    outcome.nextDbName = plan.upgradeDb ? upgradedDbName(plan.tag) : db.name;
+    const facts: Facts = { state, route, db };
+    Object.assign(outcome, {
+      previousImage: state.image,
+      previousRevision: state.revision,
+      revision: state.revision,
+      newImage: targetImage(plan),
+      before: { image: state.image, revision: state.revision ?? '', replicas: String(state.replicas) },
+      method: route.name,
+      dbName: db.name,
+      dbNameReason: db.reason,
+      nextDbName: plan.upgradeDb ? upgradedDbName(plan.tag) : db.name,
+    });
 
     if (state.image === targetImage(plan) && !plan.force) {
       timeline.skip(
@@ -140,17 +129,17 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       async (h) => {
         const p = await deps.tools.kubectl();
         h.detail(`kubectl at ${p}`);
-        await checkKubectl({ plan, reporter, kubeconfigFile }, p, h);
+        await checkKubectl({ target, reporter, kubeconfigFile }, p, h);
         return p;
       },
     );
 
     const journal = new Journal(
       {
-        namespace: plan.namespace,
-        deployment: plan.deployment,
-        container: plan.container,
-        method,
+        namespace: target.namespace,
+        deployment: target.deployment,
+        container: target.container,
+        method: route.name,
         rollback: plan.rollback,
         previousImage: state.image,
         previousRevision: state.revision,
@@ -161,6 +150,8 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     );
     ctx = {
       plan,
+      target,
+      now,
       reporter,
       timeline,
       outcome,
@@ -174,337 +165,50 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
       runUrl: deps.runUrl,
       state,
     };
-    const c = ctx;
 
-    const route: Route<unknown> =
-      method === 'helm'
-        ? ((await import('../steps/route-helm.ts')).helmRoute as Route<unknown>)
-        : (kubectlRoute as Route<unknown>);
-    finishRoute = route.finish?.bind(route);
-    const prepared = await timeline.step(
-      'plan-change',
-      `Plan the change (${method}); nothing changed yet`,
-      async (h) => {
-        h.detail(`MDCORE_UPGRADE_FROM_DB_NAME=${db.name}: ${db.reason}`);
-        if (db.warning) h.warn(db.warning);
-        return route.prepare(c, desiredEnv(plan, db.name), h);
-      },
-    );
-
-    await timeline.step('rolling', 'Rolling update settings', async (h) => {
-      const r = rollingSettings(plan, state.deployment);
-      h.detail(r.description);
-      if (r.problem) throw new Error(`${r.problem}. Nothing in the cluster was changed.`);
-      for (const w of r.warnings) h.warn(w);
-    });
-
-    if (plan.migrateHistory) {
-      await timeline.step(
-        'liveness',
-        'MIGRATE_HISTORY pre-step 1: keep the liveness probe from killing the migration',
-        async (h) => {
-          h.detail(
-            describeLivenessPlan(
-              state.container,
-              migrationStartupProbe(state.container, plan.migrationTimeoutSeconds),
-              plan.migrationTimeoutSeconds,
-            ),
-          );
-          h.detail(
-            `readiness is awaited for up to migration-timeout (${plan.migrationTimeoutSeconds} s) instead of timeout (${plan.timeoutSeconds} s)`,
-          );
-        },
-      );
-      await timeline.step('db-space', 'MIGRATE_HISTORY pre-step 2: free space on the database server', (h) =>
-        checkDbSpace(c, db.name, h),
-      );
-    }
-
-    const needApi = plan.strategy === 'export-import' || (plan.apiUrl !== undefined && plan.verify !== 'off');
-    if (needApi) {
-      api = await timeline.step('api', "Connect to MD Core's REST API", async (h) => {
-        const session = await openApi(c, h);
-        const v = await session.client.version().catch(() => undefined);
-        if (v) h.detail(`running version before the upgrade: ${v.version}`);
-        return session;
-      });
-    }
-    let exported: ExportRecord | undefined;
-    if (plan.strategy === 'export-import' && api) {
-      const session = api;
-      exported = await timeline.step('export', 'Export the configuration (backup before any change)', (h) =>
-        exportConfig(c, session, h),
-      );
-    }
-
+    // ---- the strategy: checks, then (unless dry-run) changes and wrap-up ----
+    steps = strategyFor(plan)(plan, facts);
+    for (const step of steps.checks) await run(step, ctx);
     if (plan.dryRun) {
       timeline.skip('apply', 'Apply', 'dry-run: the plan above was not applied');
       outcome.result = 'dry-run';
       return outcome;
     }
-
     // From here on the cluster changes: the journal says so before the first change is made.
     journal.update({ phase: 'changing' });
-    if (plan.migrateHistory) {
-      await timeline.step('stop-pods', 'MIGRATE_HISTORY pre-step 3: stop every md-core pod', async (h) => {
-        await assertDeploymentUnchanged(c, 'scaling md-core to zero');
-        await stopPods(c, h);
-        await noteGeneration(c);
-      });
-    }
-    await timeline.step('apply', route.applyTitle, async (h) => {
-      await assertDeploymentUnchanged(c, 'the change');
-      await route.apply(c, prepared, h);
-      await noteGeneration(c);
-    });
-    journal.update({ phase: 'waiting' });
-
-    const wait = await timeline.step('wait', 'Wait for readiness (watching the rollout)', async (h) => {
-      const r = await waitReady(
-        c,
-        h,
-        plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds,
-      );
-      outcome.pods = [...r.pods];
-      outcome.revision = revisionOf(r.deployment) ?? outcome.revision;
-      journal.update({ newRevision: outcome.revision });
-      if (r.verdict.state !== 'complete') {
-        const reason = r.verdict.state === 'failed' ? r.verdict.reason : 'unknown';
-        throw new Error(`the new version did not become ready: ${reason}: ${r.verdict.message}`);
-      }
-      h.detail(`rollout complete: ${r.verdict.message} in ${Math.round(r.elapsedMs / 1000)} s`);
-      return r;
-    });
-
-    if (exported && api) {
-      const session = api;
-      const archive = exported;
-      await timeline.step('import', 'Import the configuration into the new version', (h) =>
-        importConfig(c, session, archive, h),
-      );
-    }
-    if (api && plan.apiUrl && plan.verify !== 'off') {
-      const session = api;
-      await timeline.step('verify', 'Verify that the new version serves', async (h) => {
-        const problems = await verifyServing(c, session, h);
-        if (problems.length === 0) return;
-        if (plan.verify === 'warn') for (const p of problems) h.warn(p);
-        else throw new Error(`verification failed: ${problems.join('; ')}`);
-      });
-    }
-
-    // The upgrade is in place and verified: what follows is bookkeeping, and its failure must never roll back
-    // a verified upgrade (retried, then a warning).
+    for (const step of steps.changes) await run(step, ctx);
+    // In place and verified: what follows is bookkeeping, whose failure must never roll the upgrade back.
     journal.update({ phase: 'done' });
-    await timeline.step('record', 'Record the upgrade on the Deployment', async (h) => {
-      const annotations = {
-        [TAG_ANNOTATION]: plan.tag,
-        [DB_NAME_ANNOTATION]: outcome.nextDbName ?? db.name,
-        [FROM_DB_ANNOTATION]: db.name,
-        [UPGRADED_AT_ANNOTATION]: new Date(now()).toISOString(),
-      };
-      const err = await withRetries(() =>
-        kube.annotateDeployment(plan.namespace, plan.deployment, annotations),
-      );
-      if (err) {
-        h.warn(
-          `the upgrade is done, but recording it on the Deployment failed (${err}); the next run may have to be told the database name with 'from-db-name' (${annotations[DB_NAME_ANNOTATION]})`,
-        );
-        return;
-      }
-      h.detail(`database after the upgrade (expected): ${annotations[DB_NAME_ANNOTATION]}`);
-    });
-    const deadline = journal.data.deploymentFields.progressDeadlineSeconds;
-    if (deadline !== undefined) {
-      // Raised only for this run's wait: the Deployment keeps the user's setting afterwards.
-      await timeline.step('restore-settings', 'Restore progressDeadlineSeconds', async (h) => {
-        const was = deadline === null ? 'the default (600 s)' : String(deadline);
-        const err = await withRetries(() =>
-          kube.patchDeployment(plan.namespace, plan.deployment, {
-            spec: { progressDeadlineSeconds: deadline },
-          }),
-        );
-        if (err) {
-          h.warn(
-            `the upgrade is done, but progressDeadlineSeconds could not be put back to ${was} (${err}); set it by hand: kubectl patch deployment/${plan.deployment} -n ${plan.namespace} -p '{"spec":{"progressDeadlineSeconds":${deadline === null ? 600 : String(deadline)}}}'`,
-          );
-          return;
-        }
-        h.detail(`progressDeadlineSeconds back to ${was}`);
-      });
-    }
-    outcome.after = {
-      image: targetImage(plan),
-      revision: outcome.revision ?? '',
-      replicas: String(wait.verdict.desired),
-    };
-    outcome.result = 'upgraded';
+    for (const step of steps.wrapUp) await run(step, ctx);
     return outcome;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    outcome.error = reporter.mask(lease?.lost ? `${lease.lost}.\n${message}` : message);
-    outcome.result = 'failed';
-    if (ctx && lease?.lost) leaveAfterLeaseLost(ctx, lease.lost);
-    else if (ctx) await actAfterFailure(ctx, message);
+    const lost = lease?.lost;
+    outcome.error = reporter.mask(
+      withChangeWording(lost ? `${lost}.\n${message}` : message, ctx?.journal.mutated ?? false),
+    );
+    if (ctx) await actAfterFailure(ctx, message, lost);
     return outcome;
   } finally {
-    await api?.close();
+    await steps?.close().catch(() => undefined);
     // After any rollback and before the work directory (with the kubeconfig file) goes.
-    if (ctx && finishRoute) await finishRoute(ctx).catch(() => undefined);
-    if (lease) await releaseHeldLease(lease, ctx, reporter);
+    if (ctx && route?.finish) await route.finish(ctx).catch(() => undefined);
+    if (lease) await releaseHeldLease(lease, ctx?.journal, reporter);
+    settle(outcome, ctx);
     outcome.unverifiedTools = [...(deps.tools.unverified?.() ?? [])];
     outcome.endedAt = now();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
 
-/** Takes the Deployment's Lease for a real run (refused while another run holds it); a dry run only reports it. */
-async function holdLease(
-  kube: Kube,
-  plan: Plan,
-  deps: EngineDeps,
-  h: StepHandle,
-): Promise<LeaseHold | undefined> {
-  if (plan.dryRun) {
-    const d = await describeLease(kube, plan.namespace, plan.deployment);
-    if (d.held) h.warn(d.text);
-    else h.detail(`${d.text} (a dry run does not take it)`);
-    return undefined;
-  }
-  const hold = await acquireLease(kube, {
-    namespace: plan.namespace,
-    deployment: plan.deployment,
-    holder: deps.leaseHolder ?? currentHolderIdentity(),
-    onLost: (why) => deps.reporter.warning(why, 'Lease lost'),
-  });
-  const { namespace, name, holder } = hold.ref;
-  const how =
-    hold.how === 'took-over-expired'
-      ? `took it over from ${hold.previousHolder ?? 'a run'} whose hold had expired`
-      : hold.how === 'created'
-        ? 'created it'
-        : 'took it';
-  h.detail(
-    `Lease ${namespace}/${name}: ${how}; held by ${holder}, renewed every ${RENEW_INTERVAL_MS / 1000} s, released at the end`,
-  );
-  return hold;
-}
-
-/** Releases the Lease once nothing more will change; the journal then no longer asks the post step to. */
-async function releaseHeldLease(
-  lease: LeaseHold,
-  ctx: RunContext | undefined,
-  reporter: Reporter,
-): Promise<void> {
-  const r = await lease.release();
-  const { namespace, name } = lease.ref;
-  if (r.released) {
-    reporter.info(`Released Lease ${namespace}/${name}.`);
-    ctx?.journal.update({ lease: undefined });
-  } else if (!lease.lost) {
-    reporter.warning(`Lease ${namespace}/${name} was not released: ${r.why}.`, 'Lease');
-  }
-}
-
-/**
- * The Lease was lost mid-run: another run may be changing the Deployment now, so this run undoes nothing
- * automatically (it would fight that run) and says what to check and how to undo by hand.
- */
-function leaveAfterLeaseLost(ctx: RunContext, why: string): void {
-  const { journal, timeline, outcome } = ctx;
-  if (!journal.mutated) return;
-  timeline.skip(
-    'rollback',
-    'Rollback',
-    `not rolled back automatically: ${why}. Another run may be changing the Deployment now; check it before undoing anything by hand`,
-  );
-  journal.update({ phase: 'left-failed' });
-  outcome.manualSteps = manualRollbackCommands(
-    journal.data,
-    rollbackMode(journal.data.rollback, journal.data.method),
-  );
-}
-
-/** Acts on the one after-failure decision (the post step asks the same function). */
-async function actAfterFailure(ctx: RunContext, cause: string): Promise<void> {
-  const { outcome, journal, timeline } = ctx;
-  const decision = afterFailure(journal.data);
-  if (decision.kind === 'nothing') return;
-  if (decision.kind === 'leave') {
-    timeline.skip('rollback', 'Rollback', decision.why);
-    journal.update({ phase: 'left-failed' });
-    outcome.manualSteps = manualRollbackCommands(journal.data, decision.manualMode);
-    return;
-  }
-  const { mode } = decision;
-  try {
-    await timeline.step('rollback', `Roll back (${mode})`, async (h) => {
-      h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);
-      const r = await rollback(journal.data, {
-        kube: ctx.kube,
-        reporter: ctx.reporter,
-        kubectl: async () => ctx.kubectl,
-        helm: () => ctx.tools.helm(),
-        kubeconfigFile: ctx.kubeconfigFile,
-        selector: ctx.state.selector,
-        timeoutSeconds: ctx.plan.timeoutSeconds,
-        mode,
-        signal: undefined,
-        detail: (t) => h.detail(t),
-      });
-      if (!r.ok) throw new Error(`rollback incomplete:\n${r.problems.join('\n')}`);
-    });
-    journal.update({ phase: 'rolled-back' });
-    outcome.rolledBack = true;
-    outcome.result = 'rolled-back';
-    const dep = await ctx.kube
-      .getDeployment(journal.data.namespace, journal.data.deployment)
-      .catch(() => undefined);
-    outcome.revision = revisionOf(dep) ?? outcome.revision;
-  } catch (err) {
-    journal.update({ phase: 'rollback-failed' });
-    outcome.rollbackFailed = true;
-    outcome.manualSteps = manualRollbackCommands(journal.data, mode);
-    outcome.error = `${outcome.error ?? ''}\nROLLBACK FAILED: ${err instanceof Error ? err.message : String(err)}`;
-  }
-}
-
-/** Runs a call up to three times (a short pause between); returns the last error's message, or undefined. */
-async function withRetries(fn: () => Promise<unknown>): Promise<string | undefined> {
-  let last = '';
-  for (let i = 0; i < 3; i++) {
-    try {
-      await fn();
-      return undefined;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-      await new Promise((r) => setTimeout(r, 500 * (i + 1)));
-    }
-  }
-  return last;
-}
-
-/**
- * Refuses to go on when the Deployment's spec changed since this run last saw it (a person's edit meanwhile):
- * their change is reported, not overwritten. Also the last chance to stop before a change when cancelled.
- */
-async function assertDeploymentUnchanged(ctx: RunContext, before: string): Promise<void> {
-  checkCancelled(ctx, before);
-  const { namespace, deployment, knownGeneration } = ctx.journal.data;
-  const dep = await ctx.kube.getDeployment(namespace, deployment);
-  if (!dep) throw new Error(`Deployment ${namespace}/${deployment} disappeared before ${before}`);
-  const generation = dep.metadata?.generation;
-  if (knownGeneration !== undefined && generation !== knownGeneration) {
-    throw new Error(
-      `Deployment ${namespace}/${deployment} was changed by someone else while this run was preparing (generation ${knownGeneration} → ${String(generation)}); stopped before ${before} so their change is not overwritten. Run the upgrade again once they are done.`,
-    );
-  }
-}
-
-/** Records the Deployment's generation right after this run changed its spec (see Journal.knownGeneration). */
-async function noteGeneration(ctx: RunContext): Promise<void> {
-  const { namespace, deployment } = ctx.journal.data;
-  const dep = await ctx.kube.getDeployment(namespace, deployment).catch(() => undefined);
-  const generation = dep?.metadata?.generation;
-  if (generation !== undefined) ctx.journal.update({ knownGeneration: generation });
+/** The outcome's result and the state after the run, from the journal and what the steps recorded. */
+function settle(outcome: Outcome, ctx: RunContext | undefined): void {
+  if (outcome.result === 'unchanged' || outcome.result === 'dry-run' || !ctx) return;
+  Object.assign(outcome, resultOfPhase(ctx.journal.data.phase));
+  const revision = ctx.journal.data.newRevision;
+  // A rollback set the revision it went back to; otherwise the Deployment is on this run's revision.
+  if (outcome.result !== 'rolled-back') outcome.revision = revision ?? outcome.revision;
+  if (outcome.result !== 'upgraded') return;
+  const ready = outcome.pods.filter((p) => p.ready && !p.terminating && p.revision === revision).length;
+  outcome.after = { image: targetImage(ctx.plan), revision: revision ?? '', replicas: String(ready) };
 }

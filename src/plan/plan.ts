@@ -76,3 +76,10 @@ export interface Plan {
 export function targetImage(plan: Pick<Plan, 'image' | 'tag'>): string {
   return `${plan.image}:${plan.tag}`;
 }
+
+/** How long the rollout may take to become ready: a MIGRATE_HISTORY migration gets migration-timeout. */
+export function waitSeconds(
+  plan: Pick<Plan, 'migrateHistory' | 'migrationTimeoutSeconds' | 'timeoutSeconds'>,
+): number {
+  return plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds;
+}

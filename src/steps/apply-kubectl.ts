@@ -1,8 +1,8 @@
 // The kubectl route: one change to the md-core container (never a wildcard), so exactly one new revision.
 import type { EnvPlan } from '../cluster/effective-env.ts';
-import { checkCancelled, kubectlArgs, type RunContext } from '../engine/context.ts';
+import { checkCancelled, kubectlArgsFor, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
-import { targetImage } from '../plan/plan.ts';
+import { targetImage, waitSeconds } from '../plan/plan.ts';
 import { runTool } from '../tools/exec.ts';
 import { migrationStartupProbe } from './migrate-history.ts';
 import { rollingSettings } from './rolling-settings.ts';
@@ -18,7 +18,7 @@ export function specFields(ctx: Pick<RunContext, 'plan' | 'state'>): Record<stri
   const fields: Record<string, unknown> = {};
   const { plan, state } = ctx;
   const deadline = state.deployment.spec?.progressDeadlineSeconds ?? 600;
-  const wait = plan.migrateHistory ? plan.migrationTimeoutSeconds : plan.timeoutSeconds;
+  const wait = waitSeconds(plan);
   // The controller would declare ProgressDeadlineExceeded before our own timeout: make room for it.
   if (deadline < wait + 60) fields.progressDeadlineSeconds = wait + 60;
   const rolling = rollingSettings(plan, state.deployment).patch;
@@ -62,7 +62,7 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
           spec: {
             containers: [
               {
-                name: plan.container,
+                name: ctx.target.container,
                 image: to,
                 ...(envPlan.containerEnv ? { env: envPlan.containerEnv } : {}),
                 ...extras,
@@ -75,10 +75,10 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
     await runTool(
       ctx.reporter,
       ctx.kubectl,
-      kubectlArgs(
+      kubectlArgsFor(
         ctx,
         'patch',
-        `deployment/${plan.deployment}`,
+        `deployment/${ctx.target.deployment}`,
         '--type=strategic',
         '-p',
         JSON.stringify(patch),
@@ -91,22 +91,28 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
     await runTool(
       ctx.reporter,
       ctx.kubectl,
-      kubectlArgs(ctx, 'set', 'image', `deployment/${plan.deployment}`, `${plan.container}=${to}`),
+      kubectlArgsFor(
+        ctx,
+        'set',
+        'image',
+        `deployment/${ctx.target.deployment}`,
+        `${ctx.target.container}=${to}`,
+      ),
       { announce: true },
     );
     // The image change is made: the cosmetic cause follows even when a cancel arrives in between.
     await runTool(
       ctx.reporter,
       ctx.kubectl,
-      kubectlArgs(
+      kubectlArgsFor(
         ctx,
         'annotate',
-        `deployment/${plan.deployment}`,
+        `deployment/${ctx.target.deployment}`,
         `${CHANGE_CAUSE}=${cause}`,
         '--overwrite',
       ),
       { announce: true },
     );
   }
-  step.detail(`${plan.container}: ${state.image} → ${to}`);
+  step.detail(`${ctx.target.container}: ${state.image} → ${to}`);
 }

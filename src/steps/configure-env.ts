@@ -66,7 +66,7 @@ export async function applyConfigMaps(ctx: RunContext, envPlan: EnvPlan, step: S
     ctx.journal.snapshotConfigMap(cm);
     ctx.journal.recordConfigMapWrite(name, keys);
     try {
-      await ctx.kube.patchConfigMapData(ctx.plan.namespace, name, keys, cm.metadata?.resourceVersion);
+      await ctx.kube.patchConfigMapData(ctx.target.namespace, name, keys, cm.metadata?.resourceVersion);
     } catch (err) {
       if (err instanceof KubeError && err.status === 409) {
         throw new Error(

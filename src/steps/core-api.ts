@@ -22,10 +22,12 @@ export interface ApiSession {
  * verification after the change (and roll it back), so the run stops while nothing has changed.
  */
 export async function openApi(
-  ctx: Pick<RunContext, 'plan' | 'kube' | 'reporter' | 'signal'>,
+  ctx: Pick<RunContext, 'plan' | 'kube' | 'reporter' | 'signal' | 'target'>,
   step: StepHandle,
+  options: { readonly required: boolean },
 ): Promise<ApiSession> {
   const { plan, kube, reporter } = ctx;
+  const namespace = ctx.target.namespace;
   if (!plan.apiUrl) throw new Error("the REST API is needed but 'api-url' is not set");
   // A short per-request timeout: an address that swallows packets should not hold the run for minutes.
   const probe = new MdCoreClient({
@@ -34,11 +36,11 @@ export async function openApi(
     timeoutMs: PRE_CHECK_TIMEOUT_MS,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  await checkApiBeforeChange(probe, plan, step);
+  await checkApiBeforeChange(probe, plan, step, options.required);
   let apiKey = plan.apiKey;
   let source = "the 'api-key' input";
   if (!apiKey) {
-    apiKey = await kube.getSecretValue(plan.namespace, 'mdcore-api-key', 'value');
+    apiKey = await kube.getSecretValue(namespace, 'mdcore-api-key', 'value');
     source = 'Secret mdcore-api-key';
   }
   const client = new MdCoreClient({
@@ -51,8 +53,8 @@ export async function openApi(
     step.detail(`REST API ${plan.apiUrl}, API key from ${source}`);
     return { client, close: async () => undefined };
   }
-  const user = await kube.getSecretValue(plan.namespace, 'mdcore-cred', 'user');
-  const password = await kube.getSecretValue(plan.namespace, 'mdcore-cred', 'password');
+  const user = await kube.getSecretValue(namespace, 'mdcore-cred', 'user');
+  const password = await kube.getSecretValue(namespace, 'mdcore-cred', 'password');
   if (!user || !password) {
     throw new Error(
       "no credentials for MD Core's REST API: give the 'api-key' input, or keep Secret mdcore-api-key (key value) or mdcore-cred (user, password) in the namespace",
@@ -68,14 +70,15 @@ export const PRE_CHECK_TIMEOUT_MS = 10_000;
 
 /**
  * GET /readyz and GET /version before any change. Unreachable, or not healthy (without `force`), refuses the
- * run unless the API is optional for it (verify off and no export); then the problem is only a warning.
+ * run unless the API is optional for it (verify off and the strategy does not need it); then only a warning.
  */
 export async function checkApiBeforeChange(
   client: Pick<MdCoreClient, 'readyz' | 'version' | 'baseUrl'>,
-  plan: Pick<Plan, 'verify' | 'strategy' | 'force'>,
+  plan: Pick<Plan, 'verify' | 'force'>,
   step: StepHandle,
+  requiredByStrategy: boolean,
 ): Promise<void> {
-  const needed = plan.strategy === 'export-import' || plan.verify !== 'off';
+  const needed = requiredByStrategy || plan.verify !== 'off';
   const refuse = (problem: string, next: string): void => {
     const text = `MD Core's REST API at ${client.baseUrl} ${problem}`;
     if (!needed) return step.warn(`${text}; continuing because 'verify' is off`);

@@ -3,7 +3,7 @@
 // starts.
 import type { V1Container, V1Probe } from '@kubernetes/client-node';
 import { waitForNoPods } from '../cluster/pods-gone.ts';
-import { checkCancelled, kubectlArgs, type RunContext } from '../engine/context.ts';
+import { checkCancelled, kubectlArgsFor, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { runTool } from '../tools/exec.ts';
 
@@ -66,7 +66,10 @@ const fmt = (b: number): string => `${(b / GiB).toFixed(1)} GiB`;
  * the action cannot see the server, the `db-free-space` input states the need or skips the check.
  */
 /** What the free-space check needs of a run (a RunContext has it all). */
-export type DbSpaceContext = Pick<RunContext, 'plan' | 'reporter' | 'kubectl' | 'kubeconfigFile'> & {
+export type DbSpaceContext = Pick<
+  RunContext,
+  'plan' | 'target' | 'reporter' | 'kubectl' | 'kubeconfigFile'
+> & {
   readonly kube: Pick<RunContext['kube'], 'getDeployment'>;
 };
 
@@ -107,7 +110,7 @@ async function measurePostgres(
   dbName: string,
   step: StepHandle,
 ): Promise<{ size: number; available: number; dbSize: number } | undefined> {
-  const pg = await ctx.kube.getDeployment(ctx.plan.namespace, 'postgres-core');
+  const pg = await ctx.kube.getDeployment(ctx.target.namespace, 'postgres-core');
   if (!pg) {
     step.detail('no in-cluster postgres-core Deployment: the database server is outside the cluster');
     return undefined;
@@ -115,9 +118,14 @@ async function measurePostgres(
   const container = pg.spec?.template?.spec?.containers?.[0];
   const mount = container?.volumeMounts?.[0]?.mountPath ?? '/var/lib/postgresql/data';
   const exec = (cmd: string[]): Promise<string | undefined> =>
-    runTool(ctx.reporter, ctx.kubectl, kubectlArgs(ctx, 'exec', 'deployment/postgres-core', '--', ...cmd), {
-      allowFailure: true,
-    })
+    runTool(
+      ctx.reporter,
+      ctx.kubectl,
+      kubectlArgsFor(ctx, 'exec', 'deployment/postgres-core', '--', ...cmd),
+      {
+        allowFailure: true,
+      },
+    )
       .then((r) => (r.exitCode === 0 ? r.stdout : undefined))
       .catch(() => undefined);
   const df = await exec(['df', '-B1', '-P', mount]);
@@ -146,13 +154,13 @@ export async function stopPods(ctx: RunContext, step: StepHandle): Promise<void>
   await runTool(
     ctx.reporter,
     ctx.kubectl,
-    kubectlArgs(ctx, 'scale', `deployment/${plan.deployment}`, '--replicas=0'),
+    kubectlArgsFor(ctx, 'scale', `deployment/${ctx.target.deployment}`, '--replicas=0'),
     {
       announce: true,
     },
   );
   const left = await waitForNoPods(ctx.kube, {
-    namespace: plan.namespace,
+    namespace: ctx.target.namespace,
     selector: state.selector,
     timeoutMs: Math.max(120, Math.min(plan.timeoutSeconds, 900)) * 1000,
     onProgress: (n) => step.detail(`${n} md-core pod(s) still running`),

@@ -1,14 +1,14 @@
 // One cheap read through kubectl, and one through helm on the helm route, before anything is changed: the API
 // client and the CLI tools load credentials differently (kubeconfig-file.ts), so a credential the client accepts
 // can still be one a tool refuses. Found here, that is a clean stop instead of a failure half-way through.
-import { kubectlArgs } from '../engine/context.ts';
+import { kubectlArgsFor } from '../engine/context.ts';
+import type { Target } from '../engine/target.ts';
 import type { StepHandle } from '../engine/timeline.ts';
-import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { formatCommand, runTool, type ExecResult } from '../tools/exec.ts';
 
 export interface ToolCheckDeps {
-  readonly plan: Plan;
+  readonly target: Pick<Target, 'namespace' | 'deployment'>;
   readonly reporter: Reporter;
   readonly kubeconfigFile: string;
 }
@@ -54,16 +54,16 @@ export function toolCheckError(
 
 /** `kubectl get deployment/<name> -o name` through the file the later kubectl calls use. */
 export async function checkKubectl(deps: ToolCheckDeps, kubectl: string, step: StepHandle): Promise<void> {
-  const { plan, reporter } = deps;
-  const args = kubectlArgs(deps, 'get', `deployment/${plan.deployment}`, '-o', 'name');
+  const { target, reporter } = deps;
+  const args = kubectlArgsFor(deps, 'get', `deployment/${target.deployment}`, '-o', 'name');
   const shown = reporter.mask(formatCommand('kubectl', args));
   const r = await runTool(reporter, kubectl, args, { allowFailure: true });
   if (r.exitCode !== 0) throw toolCheckError('kubectl', shown, r, (t) => reporter.mask(t));
   const name = r.stdout.trim();
   // The API client read this Deployment moments ago: anything else means kubectl talks to another cluster.
-  if (name !== `deployment.apps/${plan.deployment}`) {
+  if (name !== `deployment.apps/${target.deployment}`) {
     throw new Error(
-      `kubectl does not see Deployment ${plan.namespace}/${plan.deployment} that the API client read (\`${shown}\` printed "${reporter.mask(name.slice(0, 120))}"): the two talk to different clusters or namespaces. Nothing in the cluster was changed.`,
+      `kubectl does not see Deployment ${target.namespace}/${target.deployment} that the API client read (\`${shown}\` printed "${reporter.mask(name.slice(0, 120))}"): the two talk to different clusters or namespaces. Nothing in the cluster was changed.`,
     );
   }
   step.detail(`kubectl reads the cluster with the run's credentials (${name})`);
@@ -83,11 +83,11 @@ export async function checkHelm(
   release: string,
   step: StepHandle,
 ): Promise<void> {
-  const { plan, reporter } = deps;
+  const { target, reporter } = deps;
   const args = [
     'list',
     '--namespace',
-    plan.namespace,
+    target.namespace,
     '--kubeconfig',
     deps.kubeconfigFile,
     '--filter',
@@ -109,5 +109,7 @@ export async function checkHelm(
       `helm printed something other than a release list for \`${shown}\`: "${reporter.mask(r.stdout.trim().slice(0, 120))}". Nothing in the cluster was changed.`,
     );
   }
-  step.detail(`helm reads the cluster with the run's credentials (helm list answered in ${plan.namespace})`);
+  step.detail(
+    `helm reads the cluster with the run's credentials (helm list answered in ${target.namespace})`,
+  );
 }

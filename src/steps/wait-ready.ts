@@ -4,14 +4,14 @@ import type { RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 
 export async function waitReady(
-  ctx: Pick<RunContext, 'kube' | 'plan' | 'state' | 'signal'>,
+  ctx: Pick<RunContext, 'kube' | 'plan' | 'target' | 'signal'>,
   step: StepHandle,
   timeoutSeconds: number,
 ): Promise<WaitResult> {
   const res = await waitForRollout(ctx.kube, {
-    namespace: ctx.plan.namespace,
-    deployment: ctx.plan.deployment,
-    selector: ctx.state.selector,
+    namespace: ctx.target.namespace,
+    deployment: ctx.target.deployment,
+    selector: ctx.target.selector,
     timeoutMs: timeoutSeconds * 1000,
     imagePullGraceMs: ctx.plan.imagePullGraceSeconds * 1000,
     ...(ctx.signal ? { signal: ctx.signal } : {}),

@@ -58,7 +58,7 @@ describe('checkApiBeforeChange', () => {
   it('passes a healthy API and records what runs before the upgrade', async () => {
     const s = await standin({ version: '5.19.0' });
     const h = handle();
-    await checkApiBeforeChange(clientOf(s.url), plan(), h);
+    await checkApiBeforeChange(clientOf(s.url), plan(), h, false);
     expect(h.details).toEqual([
       '/readyz before the upgrade: 200',
       '/version before the upgrade: MSCL 5.19.0',
@@ -68,7 +68,7 @@ describe('checkApiBeforeChange', () => {
 
   it('refuses an unreachable API, saying nothing was changed and what to do', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
-    const err = await checkApiBeforeChange(clientOf(url), plan(), handle()).catch((e: unknown) => e);
+    const err = await checkApiBeforeChange(clientOf(url), plan(), handle(), false).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
     const message = (err as Error).message;
     expect(message).toContain(`MD Core's REST API at ${url} cannot be reached`);
@@ -79,17 +79,17 @@ describe('checkApiBeforeChange', () => {
 
   it('refuses an unhealthy API (503), unless force is true', async () => {
     const s = await standin({ ready: false });
-    await expect(checkApiBeforeChange(clientOf(s.url), plan(), handle())).rejects.toThrow(
+    await expect(checkApiBeforeChange(clientOf(s.url), plan(), handle(), false)).rejects.toThrow(
       /not healthy \(\/readyz answered 503\).*nothing in the cluster was changed/s,
     );
     const h = handle();
-    await checkApiBeforeChange(clientOf(s.url), plan({ force: 'true' }), h);
+    await checkApiBeforeChange(clientOf(s.url), plan({ force: 'true' }), h, false);
     expect(h.warnings.join('\n')).toContain("continuing because 'force' is true");
   });
 
   it('refuses when /version fails', async () => {
     const s = await standin({ faults: [{ path: '/version', status: 500, err: 'boom' }] });
-    await expect(checkApiBeforeChange(clientOf(s.url), plan(), handle())).rejects.toThrow(
+    await expect(checkApiBeforeChange(clientOf(s.url), plan(), handle(), false)).rejects.toThrow(
       /did not report its version.*HTTP 500.*nothing in the cluster was changed/s,
     );
   });
@@ -97,13 +97,14 @@ describe('checkApiBeforeChange', () => {
   it('only warns when verify is off and the strategy needs no export', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const h = handle();
-    await checkApiBeforeChange(clientOf(url), plan({ verify: 'off' }), h);
+    await checkApiBeforeChange(clientOf(url), plan({ verify: 'off' }), h, false);
     expect(h.warnings.join('\n')).toContain("continuing because 'verify' is off");
     await expect(
       checkApiBeforeChange(
         clientOf(url),
         plan({ verify: 'off', strategy: 'export-import', 'config-password': 'pw-123456' }),
         handle(),
+        true,
       ),
     ).rejects.toThrow(/nothing in the cluster was changed/);
   });
@@ -116,8 +117,9 @@ describe('checkApiBeforeChange', () => {
       kube: { getSecretValue } as never,
       reporter: new RecordingReporter(),
       signal: undefined,
+      target: { namespace: 'mdcore', deployment: 'md-core', container: 'md-core', selector: 'app=md-core' },
     };
-    await expect(openApi(ctx, handle())).rejects.toThrow(
+    await expect(openApi(ctx, handle(), { required: false })).rejects.toThrow(
       /cannot be reached.*nothing in the cluster was changed/s,
     );
     expect(getSecretValue).not.toHaveBeenCalled();

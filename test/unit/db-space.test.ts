@@ -52,6 +52,7 @@ function context(
   const log: string[] = [];
   const ctx: DbSpaceContext = {
     plan: parsed.plan,
+    target: { namespace: 'mdcore', deployment: 'md-core', container: 'md-core', selector: 'app=md-core' },
     reporter: new MemoryReporter(),
     kubectl: fakeKubectl,
     kubeconfigFile: path.join(dir, 'kubeconfig'),

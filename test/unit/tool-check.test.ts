@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { StepHandle } from '../../src/engine/timeline.ts';
-import { parseInputs } from '../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../src/report/reporter.ts';
 import { checkHelm, checkKubectl, toolCheckError, type ToolCheckDeps } from '../../src/steps/tool-check.ts';
 
@@ -37,13 +36,15 @@ const helm = standIn('helm');
 const TOKEN = 'sa-token-value-1234567890';
 
 function setup(): { deps: ToolCheckDeps; step: StepHandle; log: string[] } {
-  const parsed = parseInputs({ namespace: 'mdcore', deployment: 'md-core', tag: '5.20.0' });
-  if (!parsed.ok) throw new Error('inputs');
   const reporter = new MemoryReporter();
   reporter.secret(TOKEN);
   const log: string[] = [];
   return {
-    deps: { plan: parsed.plan, reporter, kubeconfigFile: path.join(dir, 'kubeconfig') },
+    deps: {
+      target: { namespace: 'mdcore', deployment: 'md-core' },
+      reporter,
+      kubeconfigFile: path.join(dir, 'kubeconfig'),
+    },
     step: { detail: (t) => log.push(t), warn: (t) => log.push(`WARN ${t}`) },
     log,
   };
