@@ -3,6 +3,7 @@
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { KubeError, type Kube } from '../cluster/kube.ts';
 import { waitForRollout } from '../cluster/rollout-watcher.ts';
+import { kubectlArgs } from '../engine/context.ts';
 import type { JournalData } from '../engine/journal.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
@@ -195,17 +196,13 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
         await runTool(
           deps.reporter,
           kubectl,
-          [
-            '--kubeconfig',
-            deps.kubeconfigFile,
-            '--namespace',
-            ns,
-            '--request-timeout=60s',
+          kubectlArgs(
+            { kubeconfigFile: deps.kubeconfigFile, namespace: ns },
             'rollout',
             'undo',
             `deployment/${j.deployment}`,
             `--to-revision=${j.previousRevision}`,
-          ],
+          ),
           { announce: true },
         );
         deps.detail(`rollout undo to revision ${j.previousRevision}`);
