@@ -119,7 +119,12 @@ describe('soak', () => {
       const run = await running;
       record('apiserver-restarts', run, {
         tag,
-        restarts: restarts.map((r) => ({ downMs: r.downMs, oldPid: r.old.pid, newPid: r.started.pid })),
+        restarts: restarts.map((r) => ({
+          downMs: r.downMs,
+          oldPid: r.old.pid,
+          newPid: r.started.pid,
+          relaunched: r.relaunched,
+        })),
       });
       expect(run.code, run.output.slice(-4000)).toBe(0);
       expect(run.outputs.result).toBe('upgraded');
