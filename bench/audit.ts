@@ -39,8 +39,9 @@ export function classifyAgent(ua: string): Agent {
   if (ua.startsWith('kubectl/')) return 'kubectl';
   if (ua.startsWith('Helm/3.')) return 'helm3';
   if (ua.startsWith('Helm/4.')) return 'helm4';
-  // @kubernetes/client-node sends its own user agent on ordinary requests, but its Watch goes through fetch
-  // without one, so watches arrive as undici's default. Nothing else in the bench uses fetch.
+  // @kubernetes/client-node sends its own user agent on ordinary requests; its Watch goes through fetch without
+  // one (undici's default), which the action fills in since 2026-12-02 and older dist builds do not. Nothing else
+  // in the bench uses fetch.
   if (ua.startsWith('kubernetes-client-javascript/') || ua === 'undici' || ua.startsWith('undici/'))
     return 'client-node';
   if (ua === OBSERVER_AGENT) return 'observer';

@@ -596,7 +596,13 @@ async function main(): Promise<void> {
     await sleep(1000); // the audit log is written as requests complete
     audit = await readAudit(cluster.auditLog!);
     // Kept for inspection (gitignored), until the next run of the same day.
-    const keep = path.join(REPO_ROOT, '.cluster', 'bench-logs', startedAt.toISOString().slice(0, 10));
+    const keep = path.join(
+      REPO_ROOT,
+      '.cluster',
+      'bench-logs',
+      startedAt.toISOString().slice(0, 10) +
+        (option('label', 'BENCH_LABEL') ? `-${option('label', 'BENCH_LABEL')}` : ''),
+    );
     await mkdir(keep, { recursive: true });
     await copyFile(cluster.auditLog!, path.join(keep, 'audit.log'));
     log(`audit log (${audit.length} requests) kept in ${path.relative(REPO_ROOT, keep)}/audit.log`);
@@ -635,12 +641,15 @@ async function main(): Promise<void> {
   const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
   await mkdir(dir, { recursive: true });
   const day = result.date.slice(0, 10);
-  const jsonFile = path.join(dir, `${day}.json`);
+  // A labelled run (`--label before`) is a side measurement: its own files, the README's tables untouched.
+  const label = option('label', 'BENCH_LABEL');
+  const stem = label ? `${day}-${label}` : day;
+  const jsonFile = path.join(dir, `${stem}.json`);
   await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
   const md = renderMarkdown(result, path.basename(jsonFile));
-  await writeFile(path.join(dir, `${day}.md`), md);
+  await writeFile(path.join(dir, `${stem}.md`), md);
   try {
-    await updateReadme(md);
+    if (!label) await updateReadme(md);
   } catch (e) {
     log(`bench/README.md not updated: ${String(e)}`);
   }

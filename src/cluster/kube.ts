@@ -18,6 +18,7 @@ import type {
 import { describeConnectFailure } from './connect-error.ts';
 import type { LeaseObject } from './lease.ts';
 import { kubeconfigForTools } from './kubeconfig-file.ts';
+import { uncoveredChecks, type ResourceRule } from './rules-review.ts';
 
 export interface KubeConnectOptions {
   /** Kubeconfig file content; when absent, KUBECONFIG or ~/.kube/config (or in-cluster). */
@@ -40,6 +41,11 @@ export class KubeError extends Error {
     this.name = 'KubeError';
     this.status = status;
   }
+}
+
+interface RulesReview {
+  readonly rules: readonly ResourceRule[];
+  readonly incomplete: boolean;
 }
 
 type WatchEvent = { type: string; object: Record<string, unknown> };
@@ -84,8 +90,12 @@ export class Kube {
   private readonly authz: AuthorizationV1Api;
   private readonly lib: ClientNode;
 
-  private constructor(lib: ClientNode, kc: KubeConfig) {
+  /** What the client's own requests send as User-Agent; watches are given it too (watch()). */
+  private readonly userAgent: string;
+
+  private constructor(lib: ClientNode, kc: KubeConfig, userAgent: string) {
     this.lib = lib;
+    this.userAgent = userAgent;
     this.kc = kc;
     this.core = kc.makeApiClient(lib.CoreV1Api);
     this.apps = kc.makeApiClient(lib.AppsV1Api);
@@ -93,7 +103,10 @@ export class Kube {
   }
 
   static async connect(options: KubeConnectOptions): Promise<Kube> {
-    const lib = await import('@kubernetes/client-node');
+    const [lib, pkg] = await Promise.all([
+      import('@kubernetes/client-node'),
+      import('@kubernetes/client-node/package.json', { with: { type: 'json' } }),
+    ]);
     const kc = new lib.KubeConfig();
     if (options.kubeconfig) kc.loadFromString(options.kubeconfig);
     else kc.loadFromDefault();
@@ -115,7 +128,8 @@ export class Kube {
         undefined,
       );
     }
-    return new Kube(lib, kc);
+    // The same string client-node's request middleware sets, so every request of a run has one user agent.
+    return new Kube(lib, kc, `kubernetes-client-javascript/${pkg.default.version}`);
   }
 
   /**
@@ -319,8 +333,48 @@ export class Kube {
     );
   }
 
-  /** Which of the checks the current identity is NOT allowed to do. */
+  private readonly rulesReviews = new Map<string, Promise<RulesReview | undefined>>();
+
+  /**
+   * Which of the checks the current identity is NOT allowed to do. One SelfSubjectRulesReview per namespace
+   * (kept for the run) answers them all; SelfSubjectAccessReviews are sent only for the checks its rules do not
+   * cover when the authorizer says its list is incomplete (webhook authorizers do) or the review is refused.
+   */
   async missingPermissions(namespace: string, checks: readonly AccessCheck[]): Promise<AccessCheck[]> {
+    if (checks.length === 0) return [];
+    let pending = this.rulesReviews.get(namespace);
+    if (!pending) {
+      pending = this.rulesReview(namespace);
+      this.rulesReviews.set(namespace, pending);
+      // A failed review is not kept: the next caller asks again.
+      pending.catch(() => this.rulesReviews.delete(namespace));
+    }
+    const review = await pending;
+    const uncovered = review ? uncoveredChecks(review.rules, checks) : [...checks];
+    if (review && !review.incomplete) return uncovered;
+    return this.accessReviews(namespace, uncovered);
+  }
+
+  /** The identity's rules in a namespace; undefined when the API server answers the review with an HTTP error. */
+  private async rulesReview(namespace: string): Promise<RulesReview | undefined> {
+    try {
+      const r = await this.call('checking permissions (SelfSubjectRulesReview)', () =>
+        this.authz.createSelfSubjectRulesReview({
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectRulesReview',
+            spec: { namespace },
+          },
+        }),
+      );
+      return { rules: r.status?.resourceRules ?? [], incomplete: r.status?.incomplete ?? true };
+    } catch (err) {
+      if (err instanceof KubeError && err.status !== undefined) return undefined;
+      throw err;
+    }
+  }
+
+  private async accessReviews(namespace: string, checks: readonly AccessCheck[]): Promise<AccessCheck[]> {
     const results = await Promise.all(
       checks.map(async (c) => {
         const r = await this.call('checking permissions (SelfSubjectAccessReview)', () =>
@@ -376,7 +430,21 @@ export class Kube {
     onEvent: (e: WatchEvent) => void,
     done: (err: unknown) => void,
   ): Promise<WatchHandle> {
-    const w = new this.lib.Watch(this.kc);
+    // client-node's Watch sends fetch's default user agent (`undici`); give it the client's, so audit logs and
+    // API priority rules see one client. Everything else is delegated to the loaded config.
+    const kc = this.kc;
+    const userAgent = this.userAgent;
+    const config = Object.create(kc, {
+      applySecurityAuthentication: {
+        value: async (ctx: { setHeaderParam(key: string, value: string): void }): Promise<void> => {
+          await kc.applySecurityAuthentication(
+            ctx as Parameters<KubeConfig['applySecurityAuthentication']>[0],
+          );
+          ctx.setHeaderParam('User-Agent', userAgent);
+        },
+      },
+    }) as KubeConfig;
+    const w = new this.lib.Watch(config);
     // The library's 30 s default is shorter than the server's ~60 s bookmark interval: a quiet watch would drop.
     (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
     const ctl = await w.watch(

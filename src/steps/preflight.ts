@@ -22,7 +22,8 @@ export class PreflightError extends Error {
 }
 
 /**
- * The permissions a run needs, checked up front with SelfSubjectAccessReview: exactly the rules of the Role that
+ * The permissions a run needs, checked up front against the identity's SelfSubjectRulesReview (Kube
+ * .missingPermissions): exactly the rules of the Role that
  * `--print-role` prints and README.md shows (plan/rbac.ts), for the ConfigMaps md-core really reads.
  */
 export function requiredAccess(
