@@ -4,7 +4,7 @@
 export const INPUT_DESCRIPTIONS: Readonly<Record<string, { readonly description: string; readonly required: boolean }>> = {
   "namespace": { description: "Namespace of the MetaDefender Core installation.", required: true },
   "tag": { description: "Image tag to upgrade to, e.g. 5.20.0.", required: true },
-  "strategy": { description: "rolling-update, export-import (export the configuration over the REST API first, import it after) or blue-green (not available yet).", required: false },
+  "strategy": { description: "rolling-update, export-import (export the configuration over the REST API first, import it after) or blue-green (a green Deployment next to blue, verified, then the Service switched; plain Deployments only for now).", required: false },
   "migrate-history": { description: "Also migrate processing history (MIGRATE_HISTORY=true, Core 5.10.1+); runs OPSWAT's pre-steps.", required: false },
   "method": { description: "auto (helm when the Deployment is helm-managed, else kubectl), kubectl or helm.", required: false },
   "deployment": { description: "Name of the MetaDefender Core Deployment.", required: false },
@@ -46,4 +46,9 @@ export const INPUT_DESCRIPTIONS: Readonly<Record<string, { readonly description:
   "verify-license": { description: "Also require a license with days left after the upgrade.", required: false },
   "verify-scan": { description: "Also scan the EICAR anti-virus test file and a clean file through POST /file after the upgrade, expecting infected and clean verdicts.", required: false },
   "export-dir": { description: "Directory for the configuration export (export-import); default the runner's temporary directory.", required: false },
+  "service": { description: "blue-green: the Service whose selector is switched from blue to green; default the one Service in the namespace that selects blue's pods.", required: false },
+  "green-replicas": { description: "blue-green: how many pods green runs; default blue's replica count. Fewer lowers the activations needed at the peak.", required: false },
+  "activations": { description: "blue-green: licensed activations md-core may use; the run is refused when blue + green pods would need more.", required: false },
+  "scale-down-delay": { description: "blue-green: how long blue keeps running after the switch before it is scaled to 0, e.g. 60 or 5m.", required: false },
+  "green-api-url": { description: "blue-green: MD Core's REST base URL that reaches green's pods (e.g. through the preview Service); when given, green is verified before any traffic moves.", required: false },
 };

@@ -8,12 +8,15 @@ import type {
   CoordinationV1Api,
   CoreV1Api,
   CoreV1Event,
+  DiscoveryV1Api,
   KubeConfig,
   V1ConfigMap,
   V1Deployment,
   V1Lease,
   V1Pod,
   V1ReplicaSet,
+  V1EndpointSlice,
+  V1Service,
 } from '@kubernetes/client-node';
 import { describeConnectFailure } from './connect-error.ts';
 import type { LeaseObject } from './lease.ts';
@@ -332,6 +335,85 @@ export class Kube {
       this.leases.deleteNamespacedLease({ namespace, name, body: { preconditions } }),
     );
   }
+
+  // ---- blue-green: a second Deployment, the Services that route to it, their EndpointSlices ----
+
+  async createDeployment(namespace: string, body: V1Deployment): Promise<V1Deployment> {
+    return this.call(`creating Deployment ${namespace}/${body.metadata?.name ?? '?'}`, () =>
+      this.apps.createNamespacedDeployment({ namespace, body }),
+    );
+  }
+
+  /** Deletes a Deployment and (foreground) its pods; false when it was already gone. */
+  async deleteDeployment(namespace: string, name: string): Promise<boolean> {
+    const r = await this.maybe(`deleting Deployment ${namespace}/${name}`, () =>
+      this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' }),
+    );
+    return r !== undefined;
+  }
+
+  getService(namespace: string, name: string): Promise<V1Service | undefined> {
+    return this.maybe(`reading Service ${namespace}/${name}`, () =>
+      this.core.readNamespacedService({ namespace, name }),
+    );
+  }
+
+  async listServices(namespace: string): Promise<V1Service[]> {
+    const l = await this.call(`listing Services in ${namespace}`, () =>
+      this.core.listNamespacedService({ namespace }),
+    );
+    return l.items;
+  }
+
+  async createService(namespace: string, body: V1Service): Promise<V1Service> {
+    return this.call(`creating Service ${namespace}/${body.metadata?.name ?? '?'}`, () =>
+      this.core.createNamespacedService({ namespace, body }),
+    );
+  }
+
+  /** false when the Service was already gone. */
+  async deleteService(namespace: string, name: string): Promise<boolean> {
+    const r = await this.maybe(`deleting Service ${namespace}/${name}`, () =>
+      this.core.deleteNamespacedService({ namespace, name }),
+    );
+    return r !== undefined;
+  }
+
+  /**
+   * Replaces a Service's selector in one JSON patch (a merge patch would keep keys the new selector lacks).
+   * With `resourceVersion` the patch applies only to exactly that version (HTTP 409 otherwise).
+   */
+  setServiceSelector(
+    namespace: string,
+    name: string,
+    selector: Record<string, string>,
+    resourceVersion?: string,
+  ): Promise<V1Service> {
+    const body = [
+      ...(resourceVersion ? [{ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion }] : []),
+      { op: 'replace', path: '/spec/selector', value: selector },
+    ];
+    return this.call(`switching the selector of Service ${namespace}/${name}`, () =>
+      this.core.patchNamespacedService(
+        { namespace, name, body },
+        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.JsonPatch),
+      ),
+    );
+  }
+
+  /** The EndpointSlices of a Service (label kubernetes.io/service-name). */
+  async listEndpointSlices(namespace: string, service: string): Promise<V1EndpointSlice[]> {
+    this.discoveryApi ??= this.kc.makeApiClient(this.lib.DiscoveryV1Api);
+    const api = this.discoveryApi;
+    const l = await this.call(`listing EndpointSlices of Service ${namespace}/${service}`, () =>
+      api.listNamespacedEndpointSlice({
+        namespace,
+        labelSelector: `kubernetes.io/service-name=${service}`,
+      }),
+    );
+    return l.items;
+  }
+  private discoveryApi: DiscoveryV1Api | undefined;
 
   private readonly rulesReviews = new Map<string, Promise<RulesReview | undefined>>();
 

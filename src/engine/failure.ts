@@ -17,7 +17,8 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
   }
   const { mode } = decision;
   try {
-    await timeline.step('rollback', `Roll back (${mode})`, async (h) => {
+    const how = journal.data.blueGreen ? 'switch back to blue, remove green' : mode;
+    await timeline.step('rollback', `Roll back (${how})`, async (h) => {
       h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);
       const r = await rollback(journal.data, {
         kube: ctx.kube,

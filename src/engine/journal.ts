@@ -53,6 +53,29 @@ export interface JournalData {
   templateChanged: boolean;
   /** The Deployment's Lease this run holds, until released: the post step releases it (or holds it to recover). */
   lease?: LeaseRef | undefined;
+  /** Blue-green: what exists besides blue; each flag is set before the change it names is made. */
+  blueGreen?: BlueGreenRecord | undefined;
+}
+
+/** A blue-green run's changes: a rollback switches back to blue and removes what the run created. */
+export interface BlueGreenRecord {
+  /** blue: the user's Deployment (serving before the run); green: the one this run creates. */
+  blue: string;
+  green: string;
+  /** The Service that selects green only, to reach it before the switch. */
+  preview: string;
+  /** The serving Service and its selector before and after the switch. */
+  service: string;
+  blueSelector: Record<string, string>;
+  greenSelector: Record<string, string>;
+  /** blue's replicas before the run: what a switch back needs running. */
+  blueReplicas: number;
+  greenCreated: boolean;
+  previewCreated: boolean;
+  switched: boolean;
+  /** When the selector was switched (ms since the epoch). */
+  switchedAt?: number | undefined;
+  blueScaled: boolean;
 }
 
 export class Journal {
@@ -127,6 +150,13 @@ export class Journal {
     this.save();
   }
 
+  /** Merges into the blue-green record (set up by the plan step) and saves before the change is made. */
+  recordBlueGreen(change: Partial<BlueGreenRecord>): void {
+    if (!this.data.blueGreen) throw new Error('internal: the blue-green record is missing from the journal');
+    this.data.blueGreen = { ...this.data.blueGreen, ...change };
+    this.save();
+  }
+
   private save(): void {
     if (!this.path) return;
     const tmp = `${this.path}.tmp`;
@@ -147,6 +177,11 @@ export function wasMutated(d: JournalData): boolean {
     d.templateChanged ||
     Object.keys(d.deploymentFields).length > 0 ||
     Object.keys(d.deploymentAnnotations).length > 0 ||
-    d.replicas !== undefined
+    d.replicas !== undefined ||
+    (d.blueGreen !== undefined &&
+      (d.blueGreen.greenCreated ||
+        d.blueGreen.previewCreated ||
+        d.blueGreen.switched ||
+        d.blueGreen.blueScaled))
   );
 }

@@ -369,9 +369,67 @@ export const INPUT_SPECS = {
   'verify-license': { default: 'false', accepted: 'true or false', check: bool },
   'verify-scan': { default: 'false', accepted: 'true or false', check: bool },
   'export-dir': { default: '', accepted: 'a directory path', check: optional(noControl('directory path')) },
+  service: {
+    default: '',
+    accepted: 'a Service name (DNS-1123 label)',
+    check: optional(regex(DNS1123_LABEL, 'it must be a DNS-1123 label such as md-core')),
+  },
+  'green-replicas': {
+    default: '',
+    accepted: 'a whole number from 1 to 100',
+    check: optional((v: string) =>
+      /^\d{1,3}$/.test(v) && Number(v) >= 1 && Number(v) <= 100
+        ? ok(Number(v))
+        : bad('it must be a whole number from 1 to 100'),
+    ),
+  },
+  activations: {
+    default: '',
+    accepted: 'a whole number from 1 to 10000',
+    check: optional((v: string) =>
+      /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 10000
+        ? ok(Number(v))
+        : bad('it must be a whole number from 1 to 10000 (the licensed activations md-core may use)'),
+    ),
+  },
+  'scale-down-delay': { default: '60', accepted: 'a duration such as 0, 60 or 5m', check: pullGrace },
+  'green-api-url': {
+    default: '',
+    accepted: "the REST base URL of green's pods, e.g. http://md-core-preview.mdcore.svc:8008",
+    check: optional(url),
+  },
 } as const satisfies Record<string, FieldSpec<unknown>>;
 
 export type InputName = keyof typeof INPUT_SPECS;
+/** The inputs only the blue-green strategy reads: given with another strategy they are refused, not ignored. */
+const BLUE_GREEN_INPUTS = [
+  'service',
+  'green-replicas',
+  'activations',
+  'scale-down-delay',
+  'green-api-url',
+] as const;
+
+/** What blue-green cannot do yet, refused before any contact (helm-managed Deployments are refused later). */
+function blueGreenProblems(v: {
+  method: string;
+  'migrate-history': boolean;
+}): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
+  if (v.method === 'helm')
+    out.push({
+      path: ['method'],
+      message:
+        "input 'strategy' blue-green works on plain Deployments (method kubectl or auto) in this version: the hand-over to a helm release is not built yet; use method kubectl on a Deployment helm does not manage, or strategy rolling-update",
+    });
+  if (v['migrate-history'])
+    out.push({
+      path: ['migrate-history'],
+      message:
+        "input 'migrate-history' cannot be combined with 'strategy' blue-green: MIGRATE_HISTORY stops every pod, which blue-green exists to avoid; use strategy rolling-update for it",
+    });
+  return out;
+}
 export const INPUT_NAMES = Object.keys(INPUT_SPECS) as InputName[];
 const REQUIRED: readonly InputName[] = ['namespace', 'tag'];
 const isSecret = (name: string): boolean => (SECRET_INPUTS as readonly string[]).includes(name);
@@ -426,12 +484,18 @@ const schema = z
       });
     }
     if (v.strategy === 'blue-green') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['strategy'],
-        message:
-          'input \'strategy\' "blue-green" is not available yet (OPSWAT lists it on its roadmap; it needs 2+ licensed activations): use rolling-update or export-import',
-      });
+      for (const problem of blueGreenProblems(v)) ctx.addIssue({ code: 'custom', ...problem });
+    } else {
+      for (const name of BLUE_GREEN_INPUTS) {
+        // scale-down-delay always has a value (its default): only a different one was given on purpose.
+        if (v[name] !== undefined && !(name === 'scale-down-delay' && v[name] === 60)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `input '${name}' applies to 'strategy' blue-green only; 'strategy' is ${v.strategy}`,
+          });
+        }
+      }
     }
     if (v.strategy === 'export-import' && !v['config-password']) {
       ctx.addIssue({
@@ -459,7 +523,7 @@ const schema = z
           "inputs 'chart', 'chart-version', 'values-files', 'set' and 'set-secret' apply to the helm route; 'method' is kubectl",
       });
     }
-    for (const name of ['api-url', 'tools-mirror'] as const) {
+    for (const name of ['api-url', 'tools-mirror', 'green-api-url'] as const) {
       const problem = v[name] ? insecureHttpProblem(name, v[name], v['allow-insecure-http']) : undefined;
       if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }
@@ -597,6 +661,11 @@ export function parseInputs(raw: RawInputs, options: ParseOptions = {}): ParseRe
     verifyLicense: v['verify-license'],
     verifyScan: v['verify-scan'],
     exportDir: v['export-dir'],
+    service: v.service,
+    greenReplicas: v['green-replicas'],
+    activations: v.activations,
+    scaleDownDelaySeconds: v['scale-down-delay'],
+    greenApiUrl: v['green-api-url'],
   });
   return { ok: true, plan };
 }

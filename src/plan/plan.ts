@@ -70,6 +70,16 @@ export interface Plan {
   readonly verifyScan: boolean;
   /** Where the configuration export is written (export-import); default the runner's temp directory. */
   readonly exportDir: string | undefined;
+  /** Blue-green: the Service whose selector is switched; default the one Service that selects blue's pods. */
+  readonly service: string | undefined;
+  /** Blue-green: green's pod count; default blue's. */
+  readonly greenReplicas: number | undefined;
+  /** Blue-green: licensed activations available to md-core (checked against the peak pod count). */
+  readonly activations: number | undefined;
+  /** Blue-green: how long blue keeps running after the switch before it is scaled to 0. */
+  readonly scaleDownDelaySeconds: number;
+  /** Blue-green: the REST base URL that reaches green's pods, to verify green before traffic moves. */
+  readonly greenApiUrl: string | undefined;
 }
 
 /** The image reference the upgrade moves to. */

@@ -4,6 +4,7 @@
 // refuses a run cannot drift apart.
 import type { AccessCheck } from '../cluster/kube.ts';
 import { leaseName } from '../cluster/lease.ts';
+import { greenName, previewName } from '../steps/blue-green.ts';
 import type { Method, Plan } from './plan.ts';
 
 export type RouteName = 'kubectl' | 'helm';
@@ -23,7 +24,8 @@ export interface PolicyRule {
 export type RbacPlan = Pick<
   Plan,
   'deployment' | 'release' | 'migrateHistory' | 'dbFreeSpace' | 'apiUrl' | 'apiKey' | 'strategy' | 'verify'
->;
+> &
+  Partial<Pick<Plan, 'service' | 'greenApiUrl'>>;
 
 export interface RbacOptions {
   readonly route: RouteName;
@@ -170,7 +172,60 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
       why: "MIGRATE_HISTORY free-space check: df and psql in the database's pod",
     });
   }
+  if (plan.strategy === 'blue-green' && !helm) rules.push(...blueGreenRules(plan));
   return rules;
+}
+
+/** Blue-green on a plain Deployment: green by name, Services, and the serving Service's EndpointSlices. */
+function blueGreenRules(plan: RbacPlan): PolicyRule[] {
+  const green = greenName(plan.deployment).name;
+  return [
+    {
+      apiGroup: 'apps',
+      resource: 'deployments',
+      resourceNames: [green],
+      verbs: ['get', 'list', 'watch', 'delete'],
+      why: 'blue-green: read and watch green (list and watch by name), delete it on a rollback',
+    },
+    {
+      apiGroup: 'apps',
+      resource: 'deployments',
+      verbs: ['create'],
+      why: 'blue-green: create green (RBAC cannot limit create by name)',
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      verbs: ['list'],
+      why: "blue-green: find the Service that selects blue's pods",
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      ...(plan.service ? { resourceNames: [plan.service] } : {}),
+      verbs: ['get', 'patch'],
+      why: "blue-green: switch the serving Service's selector to green (and back on a rollback)",
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      verbs: ['create'],
+      why: 'blue-green: create the preview Service that selects green only',
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      resourceNames: [previewName(green)],
+      verbs: ['get', 'delete'],
+      why: 'blue-green: check the preview Service is not left from an earlier run, delete it afterwards',
+    },
+    {
+      apiGroup: 'discovery.k8s.io',
+      resource: 'endpointslices',
+      verbs: ['list'],
+      why: "blue-green: confirm the serving Service's ready endpoints are green's pods only",
+    },
+  ];
 }
 
 /** One SelfSubjectAccessReview per verb (and per name, where the rule names objects) of every rule. */

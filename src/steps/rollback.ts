@@ -7,6 +7,7 @@ import { kubectlArgs } from '../engine/context.ts';
 import type { JournalData } from '../engine/journal.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
+import { manualBlueGreenCommands, rollbackBlueGreen } from './blue-green-rollback.ts';
 
 export interface RollbackDeps {
   readonly kube: Kube;
@@ -32,6 +33,7 @@ export interface RollbackResult {
 const sh = (file: string, ...args: string[]): string => formatCommand(file, args);
 
 export function manualRollbackCommands(j: JournalData, mode: RollbackDeps['mode']): string[] {
+  if (j.blueGreen) return manualBlueGreenCommands(j, j.blueGreen);
   const cmds: string[] = [];
   const ns = j.namespace;
   for (const cm of j.configMaps) {
@@ -142,6 +144,13 @@ export function undoDecision(j: JournalData, current: V1Deployment | undefined):
 }
 
 export async function rollback(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
+  // Blue-green never changed blue's template: its rollback is a switch back and a clean-up.
+  if (j.blueGreen) {
+    const bgProblems = await rollbackBlueGreen(j, j.blueGreen, deps);
+    for (const p of bgProblems) deps.reporter.error(`${p} failed`, 'Rollback problem');
+    const done = bgProblems.length === 0;
+    return { ok: done, problems: bgProblems, manual: done ? [] : manualBlueGreenCommands(j, j.blueGreen) };
+  }
   const problems: string[] = [];
   const ns = j.namespace;
   const attempt = async (what: string, fn: () => Promise<void>): Promise<void> => {

@@ -1,12 +1,14 @@
 // The strategies the engine can run, by the `strategy` input. Adding one: a file here and a line below.
 import type { Strategy } from '../engine/step.ts';
 import type { Plan } from '../plan/plan.ts';
+import { blueGreen } from './blue-green.ts';
 import { exportImport } from './export-import.ts';
 import { rollingUpdate } from './rolling-update.ts';
 
 export const STRATEGIES: Readonly<Partial<Record<Plan['strategy'], Strategy>>> = {
   'rolling-update': rollingUpdate,
   'export-import': exportImport,
+  'blue-green': blueGreen,
 };
 
 export function strategyFor(plan: Plan): Strategy {

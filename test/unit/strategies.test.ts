@@ -95,7 +95,7 @@ describe('registry', () => {
       const all = Object.values(ids(s(p, facts))).flat();
       expect(new Set(all).size, name).toBe(all.length);
     }
-    expect(Object.keys(STRATEGIES).sort()).toEqual(['export-import', 'rolling-update']);
+    expect(Object.keys(STRATEGIES).sort()).toEqual(['blue-green', 'export-import', 'rolling-update']);
   });
 });
 

@@ -1,0 +1,274 @@
+// Blue-green (plain Deployments, kubectl route): green is created next to blue, watched to readiness and
+// verified through its own URL before any traffic moves; then one patch switches the serving Service to green,
+// the EndpointSlices confirm it, and blue is scaled to 0 after scale-down-delay (kept for a switch back).
+import { podSelector } from '../cluster/selector.ts';
+import { checkCancelled, type RunContext } from '../engine/context.ts';
+import type { BlueGreenRecord } from '../engine/journal.ts';
+import type { Facts, Step, Strategy } from '../engine/step.ts';
+import type { Target } from '../engine/target.ts';
+import { targetImage } from '../plan/plan.ts';
+import {
+  checkActivations,
+  chooseServingService,
+  greenFromBlue,
+  pause,
+  previewName,
+  previewService,
+  waitOnlyGreen,
+  type GreenPlan,
+} from '../steps/blue-green.ts';
+import { desiredEnv } from '../steps/configure-env.ts';
+import { openApi, verifyServing } from '../steps/core-api.ts';
+import type { V1Service } from '@kubernetes/client-node';
+import { recordUpgrade, waitForReadiness, newCarry, type Carry } from './parts.ts';
+
+/** What the plan step hands to the changes. */
+interface BlueGreenCarry extends Carry {
+  green?: GreenPlan;
+  serving?: V1Service;
+  preview?: V1Service;
+}
+
+/** How long the EndpointSlices may take to show only green after the switch. */
+export const ENDPOINTS_TIMEOUT_MS = 60_000;
+export const ENDPOINTS_POLL_MS = 1_000;
+
+export const blueGreen: Strategy = (plan, facts) => {
+  const carry: BlueGreenCarry = newCarry();
+  const greenTarget = (ctx: RunContext): Target => {
+    const g = need(carry.green);
+    return { ...ctx.target, deployment: g.name, selector: podSelector(g.manifest) };
+  };
+  const onGreen = (step: Step): Step => ({
+    ...step,
+    run: (ctx, h) => step.run({ ...ctx, target: greenTarget(ctx) }, h),
+  });
+  return {
+    checks: [planBlueGreen(facts, carry)],
+    changes: [
+      createGreen(carry),
+      onGreen(waitForReadiness(carry)),
+      ...(plan.greenApiUrl && plan.verify !== 'off' ? [verifyGreen()] : []),
+      switchService(),
+      confirmEndpoints(carry),
+      scaleDownBlue(),
+    ],
+    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry)],
+    close: async () => undefined,
+  };
+};
+
+function need<T>(v: T | undefined): T {
+  if (v === undefined) throw new Error('internal: the blue-green plan is missing (steps out of order)');
+  return v;
+}
+
+function record(ctx: RunContext): BlueGreenRecord {
+  return need(ctx.journal.data.blueGreen);
+}
+
+function planBlueGreen(facts: Facts, carry: BlueGreenCarry): Step {
+  return {
+    id: 'plan-blue-green',
+    title: 'Plan blue-green (green Deployment, preview Service, activations); nothing changed yet',
+    async run(ctx, h) {
+      const { plan, state, target } = ctx;
+      if (facts.route.name !== 'kubectl' || state.helmRelease)
+        throw new Error(
+          `Deployment ${target.deployment} is managed by helm release ${state.helmRelease ?? '?'}: blue-green's hand-over to a helm release is not built yet, so nothing was changed; use strategy rolling-update for it`,
+        );
+      const blue = state.deployment;
+      const blueLabels = blue.spec?.template?.metadata?.labels ?? {};
+      const services = await ctx.kube.listServices(target.namespace);
+      const choice = chooseServingService(services, blueLabels, plan.service, target.deployment);
+      if (!choice.service) throw new Error(choice.problem ?? 'no serving Service');
+      const serving = choice.service;
+      const servingName = serving.metadata?.name ?? '';
+      h.detail(`serving Service: ${servingName} (selector ${JSON.stringify(serving.spec?.selector ?? {})})`);
+      const greenReplicas = plan.greenReplicas ?? state.replicas;
+      const green = greenFromBlue({
+        blue,
+        container: target.container,
+        image: targetImage(plan),
+        env: desiredEnv(plan, facts.db.name),
+        replicas: greenReplicas,
+        serviceSelector: serving.spec?.selector ?? {},
+      });
+      if (green.problems.length)
+        throw new Error(`green cannot be kept apart from blue: ${green.problems.join('; ')}`);
+      for (const name of [green.name, previewName(green.name)]) {
+        const exists =
+          name === green.name
+            ? await ctx.kube.getDeployment(target.namespace, name)
+            : await ctx.kube.getService(target.namespace, name);
+        if (exists)
+          throw new Error(
+            `${name === green.name ? 'Deployment' : 'Service'} ${target.namespace}/${name} already exists (left by an earlier run?): delete it, or switch to it by hand, then run again`,
+          );
+      }
+      const act = checkActivations(state.replicas, greenReplicas, plan.activations);
+      if (act.problem) throw new Error(act.problem);
+      if (act.warning) h.warn(act.warning);
+      else h.detail(`licence activations at the peak: ${act.peak} of ${String(plan.activations)}`);
+      h.detail(
+        `green: Deployment ${green.name}, ${greenReplicas} replica(s) of ${targetImage(plan)}, pods labelled ${JSON.stringify(green.selector)}; upgrade variables as container env (blue's ConfigMaps untouched): MDCORE_UPGRADE_FROM_DB_NAME=${facts.db.name} (${facts.db.reason})`,
+      );
+      if (facts.db.warning) h.warn(facts.db.warning);
+      const preview = previewService(serving, previewName(green.name), green.selector);
+      h.detail(`preview Service ${preview.metadata?.name ?? ''} selects green only`);
+      h.detail(
+        `switch: Service ${servingName} selector ${JSON.stringify(serving.spec?.selector ?? {})} → ${JSON.stringify(green.serviceSelector)}; blue scaled to 0 after ${plan.scaleDownDelaySeconds} s`,
+      );
+      if (!plan.greenApiUrl && plan.apiUrl)
+        h.warn(
+          "green is not verified through the REST API before the switch: give input 'green-api-url' (e.g. the preview Service's address) for that",
+        );
+      carry.green = green;
+      carry.serving = serving;
+      carry.preview = preview;
+      ctx.journal.update({
+        blueGreen: {
+          blue: target.deployment,
+          green: green.name,
+          preview: preview.metadata?.name ?? '',
+          service: servingName,
+          blueSelector: { ...(serving.spec?.selector ?? {}) },
+          greenSelector: green.serviceSelector,
+          blueReplicas: state.replicas,
+          greenCreated: false,
+          previewCreated: false,
+          switched: false,
+          blueScaled: false,
+        },
+      });
+      ctx.outcome.extraOutputs['previous-color'] = green.blueColor;
+      ctx.outcome.extraOutputs['active-color'] = green.blueColor;
+    },
+  };
+}
+
+function createGreen(carry: BlueGreenCarry): Step {
+  return {
+    id: 'create-green',
+    title: 'Create green and its preview Service (blue untouched)',
+    async run(ctx, h) {
+      const ns = ctx.target.namespace;
+      const green = need(carry.green);
+      checkCancelled(ctx, 'creating green');
+      ctx.journal.recordBlueGreen({ greenCreated: true });
+      await ctx.kube.createDeployment(ns, green.manifest);
+      h.detail(`Deployment ${green.name} created`);
+      checkCancelled(ctx, 'creating the preview Service');
+      ctx.journal.recordBlueGreen({ previewCreated: true });
+      await ctx.kube.createService(ns, need(carry.preview));
+      h.detail(`Service ${need(carry.preview).metadata?.name ?? ''} created`);
+      ctx.journal.update({ phase: 'waiting' });
+    },
+  };
+}
+
+function verifyGreen(): Step {
+  return {
+    id: 'verify-green',
+    title: 'Verify green before any traffic moves',
+    async run(ctx, h) {
+      // The same checks as after a rolling update, through the URL that reaches green's pods only.
+      const greenCtx = { ...ctx, plan: { ...ctx.plan, apiUrl: ctx.plan.greenApiUrl } };
+      const api = await openApi(greenCtx, h, { required: true });
+      try {
+        const problems = await verifyServing(greenCtx, api, h);
+        if (problems.length === 0) return;
+        if (ctx.plan.verify === 'warn') for (const p of problems) h.warn(p);
+        else throw new Error(`verification of green failed (no traffic was moved): ${problems.join('; ')}`);
+      } finally {
+        await api.close();
+      }
+    },
+  };
+}
+
+function switchService(): Step {
+  return {
+    id: 'switch',
+    title: 'Switch the serving Service to green (one patch)',
+    async run(ctx, h) {
+      const bg = record(ctx);
+      const ns = ctx.target.namespace;
+      checkCancelled(ctx, 'switching the Service');
+      const now = await ctx.kube.getService(ns, bg.service);
+      if (!now) throw new Error(`Service ${ns}/${bg.service} disappeared before the switch`);
+      if (JSON.stringify(now.spec?.selector ?? {}) !== JSON.stringify(bg.blueSelector))
+        throw new Error(
+          `Service ${ns}/${bg.service} was changed by someone else since the plan (selector now ${JSON.stringify(now.spec?.selector ?? {})}): not switched, so their change is not overwritten`,
+        );
+      const at = ctx.now();
+      ctx.journal.recordBlueGreen({ switched: true, switchedAt: at });
+      await ctx.kube.setServiceSelector(ns, bg.service, bg.greenSelector, now.metadata?.resourceVersion);
+      h.detail(`Service ${bg.service} selects green since ${new Date(at).toISOString()}`);
+    },
+  };
+}
+
+function confirmEndpoints(carry: BlueGreenCarry): Step {
+  return {
+    id: 'endpoints',
+    title: "Confirm the Service's endpoints are green's pods only",
+    async run(ctx, h) {
+      const bg = record(ctx);
+      const ns = ctx.target.namespace;
+      const greenSel = podSelector(need(carry.green).manifest);
+      const r = await waitOnlyGreen({
+        list: () => ctx.kube.listEndpointSlices(ns, bg.service),
+        greenIps: async () =>
+          new Set(
+            (await ctx.kube.listPods(ns, greenSel))
+              .map((p) => p.status?.podIP)
+              .filter((ip): ip is string => !!ip),
+          ),
+        timeoutMs: ENDPOINTS_TIMEOUT_MS,
+        intervalMs: ENDPOINTS_POLL_MS,
+        signal: ctx.signal,
+      });
+      h.detail(
+        `ready endpoints: ${r.view.ready.join(', ')} (green only, ${Math.round(r.ms / 100) / 10} s after the switch patch)`,
+      );
+    },
+  };
+}
+
+function scaleDownBlue(): Step {
+  return {
+    id: 'scale-down-blue',
+    title: 'Keep blue for scale-down-delay, then scale it to 0 (kept for a switch back)',
+    async run(ctx, h) {
+      const bg = record(ctx);
+      const ns = ctx.target.namespace;
+      const delay = ctx.plan.scaleDownDelaySeconds;
+      if (delay > 0) {
+        h.detail(`blue keeps running for ${delay} s`);
+        if (!(await pause(delay * 1000, ctx.signal))) checkCancelled(ctx, 'scaling blue to 0');
+      }
+      checkCancelled(ctx, 'scaling blue to 0');
+      ctx.journal.recordBlueGreen({ blueScaled: true });
+      await ctx.kube.patchDeployment(ns, bg.blue, { spec: { replicas: 0 } });
+      h.detail(
+        `Deployment ${bg.blue} scaled to 0 (was ${bg.blueReplicas}); to switch back by hand: scale it up, then set Service ${bg.service}'s selector to ${JSON.stringify(bg.blueSelector)}`,
+      );
+    },
+  };
+}
+
+function reportColors(carry: BlueGreenCarry): Step {
+  return {
+    id: 'colors',
+    title: 'Colors after the switch',
+    async run(ctx, h) {
+      const green = need(carry.green);
+      const bg = record(ctx);
+      ctx.outcome.extraOutputs['active-color'] = green.color;
+      h.detail(
+        `active: ${green.color} (Deployment ${bg.green}); previous: ${green.blueColor} (Deployment ${bg.blue}, at 0 replicas); switched at ${bg.switchedAt ? new Date(bg.switchedAt).toISOString() : '?'}`,
+      );
+    },
+  };
+}

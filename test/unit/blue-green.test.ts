@@ -1,0 +1,471 @@
+// Blue-green's pure parts (green from blue, colors kept apart, Service choice, activations, endpoints), its
+// inputs, its step order, its journal record and rollback decision, and its Role rules in README.md.
+import type { V1Deployment, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterFailure } from '../../src/engine/after-failure.ts';
+import { wasMutated, type BlueGreenRecord, type JournalData } from '../../src/engine/journal.ts';
+import type { Facts, StrategySteps } from '../../src/engine/step.ts';
+import { parseInputs } from '../../src/plan/inputs.ts';
+import type { Plan } from '../../src/plan/plan.ts';
+import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
+import { manualBlueGreenCommands } from '../../src/steps/blue-green-rollback.ts';
+import {
+  checkActivations,
+  chooseServingService,
+  COLOR_LABEL,
+  coloredValue,
+  endpointView,
+  greenFromBlue,
+  greenName,
+  pause,
+  previewName,
+  previewService,
+  selectorMatches,
+  waitOnlyGreen,
+} from '../../src/steps/blue-green.ts';
+import type { Route } from '../../src/steps/route.ts';
+import { strategyFor } from '../../src/strategies/index.ts';
+import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
+
+function parse(inputs: Record<string, string>): ReturnType<typeof parseInputs> {
+  return parseInputs({ namespace: 'mdcore', tag: '5.21.0', strategy: 'blue-green', ...inputs });
+}
+function plan(inputs: Record<string, string> = {}): Plan {
+  const p = parse(inputs);
+  if (!p.ok) throw new Error(p.errors.map((e) => e.message).join('\n'));
+  return p.plan;
+}
+function refusal(inputs: Record<string, string>): string {
+  const p = parse(inputs);
+  if (p.ok) throw new Error(`accepted: ${JSON.stringify(inputs)}`);
+  return p.errors.map((e) => e.message).join('\n');
+}
+
+function blue(
+  overrides: Partial<{ selector: Record<string, string>; labels: Record<string, string> }> = {},
+): V1Deployment {
+  const selector = overrides.selector ?? { app: 'md-core' };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: 'md-core',
+      namespace: 'mdcore',
+      uid: 'u-1',
+      resourceVersion: '42',
+      generation: 3,
+      labels: { app: 'md-core' },
+      annotations: { 'deployment.kubernetes.io/revision': '4', team: 'sec' },
+      ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'o', uid: 'o-1' }],
+    },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: overrides.labels ?? { ...selector, tier: 'scan' } },
+        spec: {
+          containers: [
+            {
+              name: 'md-core',
+              image: 'opswat/metadefendercore-debian:5.20.0',
+              env: [
+                { name: 'UPGRADE_DB', value: 'false' },
+                { name: 'KEEP', value: '1' },
+              ],
+              envFrom: [{ configMapRef: { name: 'mdcore-env' } }],
+            },
+          ],
+        },
+      },
+    },
+    status: { replicas: 2, readyReplicas: 2 },
+  };
+}
+
+const svc = (name: string, selector: Record<string, string>): V1Service => ({
+  metadata: { name, namespace: 'mdcore' },
+  spec: {
+    selector,
+    ports: [{ name: 'http', port: 8008, targetPort: 8008, protocol: 'TCP', nodePort: 30000 }],
+  },
+});
+
+const env = {
+  MDCORE_UPGRADE_FROM_DB_NAME: 'metadefender_core',
+  UPGRADE_DB: 'true',
+  MIGRATE_HISTORY: 'false',
+};
+
+describe('green from blue', () => {
+  it('copies blue with the new image, the variables as env, its own name and labels; server fields stripped', () => {
+    const g = greenFromBlue({
+      blue: blue(),
+      container: 'md-core',
+      image: 'opswat/metadefendercore-debian:5.21.0',
+      env,
+      replicas: 1,
+      serviceSelector: { app: 'md-core' },
+    });
+    expect(g.problems).toEqual([]);
+    expect(g.name).toBe('md-core-green');
+    const m = g.manifest;
+    expect(m.status).toBeUndefined();
+    expect(m.metadata?.resourceVersion).toBeUndefined();
+    expect(m.metadata?.uid).toBeUndefined();
+    expect(m.metadata?.ownerReferences).toBeUndefined();
+    expect(m.metadata?.annotations).toEqual({ team: 'sec' });
+    expect(m.spec?.replicas).toBe(1);
+    const c = m.spec?.template.spec?.containers[0];
+    expect(c?.image).toBe('opswat/metadefendercore-debian:5.21.0');
+    // The variables are container env (which wins over envFrom); blue's own UPGRADE_DB replaced, not doubled.
+    expect(c?.env).toEqual([
+      { name: 'KEEP', value: '1' },
+      { name: 'MDCORE_UPGRADE_FROM_DB_NAME', value: 'metadefender_core' },
+      { name: 'UPGRADE_DB', value: 'true' },
+      { name: 'MIGRATE_HISTORY', value: 'false' },
+    ]);
+    expect(c?.envFrom).toEqual([{ configMapRef: { name: 'mdcore-env' } }]);
+    expect(m.spec?.template.metadata?.labels).toEqual({
+      app: 'md-core-green',
+      tier: 'scan',
+      [COLOR_LABEL]: 'green',
+    });
+    expect(m.spec?.selector).toEqual({ matchLabels: { app: 'md-core-green', [COLOR_LABEL]: 'green' } });
+    expect(g.serviceSelector).toEqual({ app: 'md-core-green', [COLOR_LABEL]: 'green' });
+    // Blue's object is not changed by the copy.
+    expect(blue().spec?.template.spec?.containers[0]?.image).toBe('opswat/metadefendercore-debian:5.20.0');
+  });
+
+  it("keeps each color's selectors off the other's pods, also for a Service selecting on a template-only label", () => {
+    const b = blue();
+    const g = greenFromBlue({
+      blue: b,
+      container: 'md-core',
+      image: 'i:2',
+      env,
+      replicas: 2,
+      serviceSelector: { tier: 'scan' },
+    });
+    expect(g.problems).toEqual([]);
+    const blueLabels = b.spec?.template.metadata?.labels ?? {};
+    expect(selectorMatches(b.spec?.selector ?? {}, g.labels)).toBe(false);
+    expect(selectorMatches({ matchLabels: { tier: 'scan' } }, g.labels)).toBe(false);
+    expect(selectorMatches({ matchLabels: g.selector }, blueLabels)).toBe(false);
+    expect(selectorMatches({ matchLabels: g.serviceSelector }, g.labels)).toBe(true);
+    expect(g.serviceSelector).toEqual({ tier: 'scan-green', [COLOR_LABEL]: 'green' });
+  });
+
+  it('refuses when blue selects only by expressions green cannot escape', () => {
+    const b = blue();
+    if (b.spec) b.spec.selector = { matchExpressions: [{ key: 'tier', operator: 'Exists' }] };
+    const g = greenFromBlue({
+      blue: b,
+      container: 'md-core',
+      image: 'i:2',
+      env,
+      replicas: 1,
+      serviceSelector: { app: 'md-core' },
+    });
+    expect(g.problems.join('\n')).toMatch(/blue's selector .* would also select green's pods/);
+  });
+
+  it('refuses a container that is not there', () => {
+    const g = greenFromBlue({
+      blue: blue(),
+      container: 'other',
+      image: 'i:2',
+      env,
+      replicas: 1,
+      serviceSelector: {},
+    });
+    expect(g.problems).toContain('Deployment md-core has no container other');
+  });
+
+  it('names: -green, and back to -blue for a green of an earlier run; label values stay valid', () => {
+    expect(greenName('md-core')).toEqual({ name: 'md-core-green', color: 'green', blueColor: 'blue' });
+    expect(greenName('md-core-green')).toEqual({ name: 'md-core-blue', color: 'blue', blueColor: 'green' });
+    expect(greenName('md-core-blue').name).toBe('md-core-green');
+    expect(coloredValue('md-core-blue', 'green')).toBe('md-core-green');
+    expect(coloredValue('x'.repeat(63), 'green')).toHaveLength(63);
+    expect(previewName('a'.repeat(60))).toHaveLength(63);
+  });
+
+  it('selectorMatches: matchLabels and every expression operator', () => {
+    const l = { a: '1', b: '2' };
+    expect(selectorMatches({ matchLabels: { a: '1' } }, l)).toBe(true);
+    expect(selectorMatches({ matchLabels: { a: '2' } }, l)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'a', operator: 'In', values: ['1', '3'] }] }, l)).toBe(
+      true,
+    );
+    expect(selectorMatches({ matchExpressions: [{ key: 'a', operator: 'NotIn', values: ['1'] }] }, l)).toBe(
+      false,
+    );
+    expect(selectorMatches({ matchExpressions: [{ key: 'c', operator: 'Exists' }] }, l)).toBe(false);
+    expect(selectorMatches({ matchExpressions: [{ key: 'c', operator: 'DoesNotExist' }] }, l)).toBe(true);
+  });
+});
+
+describe('serving and preview Services', () => {
+  const labels = { app: 'md-core', tier: 'scan' };
+  it('takes the one Service selecting blue, refuses none or several by name', () => {
+    const services = [
+      svc('md-core', { app: 'md-core' }),
+      svc('db', { app: 'postgres' }),
+      svc('headless', {}),
+    ];
+    expect(chooseServingService(services, labels, undefined, 'md-core').service?.metadata?.name).toBe(
+      'md-core',
+    );
+    expect(
+      chooseServingService([svc('db', { app: 'postgres' })], labels, undefined, 'md-core').problem,
+    ).toMatch(/no Service in the namespace selects the pods of Deployment md-core/);
+    const two = chooseServingService(
+      [...services, svc('md-core-2', { tier: 'scan' })],
+      labels,
+      undefined,
+      'md-core',
+    );
+    expect(two.problem).toMatch(/several Services .*\(md-core, md-core-2\).*input 'service'/);
+    expect(chooseServingService(services, labels, 'db', 'md-core').problem).toMatch(
+      /input 'service': Service db does not select/,
+    );
+    expect(chooseServingService(services, labels, 'nope', 'md-core').problem).toMatch(/no Service "nope"/);
+  });
+
+  it('preview: ClusterIP with the serving ports (no nodePort), selecting green', () => {
+    const p = previewService(svc('md-core', { app: 'md-core' }), 'md-core-green-preview', {
+      app: 'md-core-green',
+      [COLOR_LABEL]: 'green',
+    });
+    expect(p.spec).toEqual({
+      type: 'ClusterIP',
+      selector: { app: 'md-core-green', [COLOR_LABEL]: 'green' },
+      ports: [{ name: 'http', port: 8008, targetPort: 8008, protocol: 'TCP' }],
+    });
+  });
+});
+
+describe('activations', () => {
+  it('peak is blue + green; refused naming the numbers and green-replicas; a warning when not given', () => {
+    expect(checkActivations(2, 2, 4)).toEqual({ peak: 4 });
+    const r = checkActivations(2, 2, 3);
+    expect(r.problem).toMatch(
+      /need 4 at the peak, input 'activations' allows 3; lower 'green-replicas' .* to at most 1/,
+    );
+    expect(checkActivations(1, 1, undefined).warning).toMatch(
+      /activations were not checked.*2 pods at the peak/,
+    );
+  });
+});
+
+describe('endpoints', () => {
+  afterEach(() => vi.useRealTimers());
+  const slice = (ready: string[], notReady: string[] = []): V1EndpointSlice => ({
+    addressType: 'IPv4',
+    endpoints: [
+      ...ready.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+      ...notReady.map((a) => ({ addresses: [a], conditions: { ready: false } })),
+    ],
+  });
+
+  it('endpointView splits ready and not ready', () => {
+    expect(endpointView([slice(['10.0.0.2', '10.0.0.1'], ['10.0.0.9'])])).toEqual({
+      ready: ['10.0.0.1', '10.0.0.2'],
+      notReady: ['10.0.0.9'],
+    });
+  });
+
+  it('waitOnlyGreen polls until only green is ready, bounded by time', async () => {
+    vi.useFakeTimers();
+    const views = [slice(['10.0.0.1']), slice(['10.0.0.1', '10.0.1.1']), slice(['10.0.1.1'], ['10.0.0.1'])];
+    let n = 0;
+    const p = waitOnlyGreen({
+      list: async () => [views[Math.min(n++, views.length - 1)] as V1EndpointSlice],
+      greenIps: async () => new Set(['10.0.1.1']),
+      timeoutMs: 10_000,
+      intervalMs: 1_000,
+    });
+    await vi.advanceTimersByTimeAsync(2_000);
+    await expect(p).resolves.toMatchObject({ view: { ready: ['10.0.1.1'] } });
+    expect(n).toBe(3);
+  });
+
+  it('waitOnlyGreen gives up after its timeout, naming what it saw', async () => {
+    vi.useFakeTimers();
+    let n = 0;
+    const p = waitOnlyGreen({
+      list: async () => {
+        n++;
+        return [slice(['10.0.0.1'])];
+      },
+      greenIps: async () => new Set(['10.0.1.1']),
+      timeoutMs: 5_000,
+      intervalMs: 1_000,
+    });
+    const done = expect(p).rejects.toThrow(
+      /did not show only green's pods within 5 s \(ready: 10\.0\.0\.1; not ready: none\)/,
+    );
+    await vi.advanceTimersByTimeAsync(6_000);
+    await done;
+    expect(n).toBeGreaterThanOrEqual(5);
+    expect(n).toBeLessThanOrEqual(7);
+  });
+
+  it('pause ends early on cancel', async () => {
+    vi.useFakeTimers();
+    const ac = new AbortController();
+    const p = pause(60_000, ac.signal);
+    await vi.advanceTimersByTimeAsync(1_000);
+    ac.abort();
+    await expect(p).resolves.toBe(false);
+    const full = pause(1_000, undefined);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await expect(full).resolves.toBe(true);
+  });
+});
+
+describe('inputs', () => {
+  it('accepts the strategy with its inputs on a plain Deployment', () => {
+    const p = plan({
+      service: 'md-core',
+      'green-replicas': '1',
+      activations: '3',
+      'scale-down-delay': '2m',
+      'green-api-url': 'http://md-core-green-preview.mdcore.svc:8008',
+    });
+    expect(p).toMatchObject({
+      strategy: 'blue-green',
+      service: 'md-core',
+      greenReplicas: 1,
+      activations: 3,
+      scaleDownDelaySeconds: 120,
+    });
+    expect(plan().scaleDownDelaySeconds).toBe(60);
+  });
+
+  it('refuses method helm and migrate-history with blue-green, naming the input', () => {
+    expect(refusal({ method: 'helm' })).toMatch(/hand-over to a helm release is not built yet/);
+    expect(refusal({ 'migrate-history': 'true' })).toMatch(
+      /input 'migrate-history' cannot be combined with 'strategy' blue-green/,
+    );
+  });
+
+  it('refuses blue-green inputs with another strategy', () => {
+    for (const [k, v] of [
+      ['service', 'md-core'],
+      ['green-replicas', '1'],
+      ['activations', '2'],
+      ['scale-down-delay', '5'],
+      ['green-api-url', 'http://x.mdcore.svc:8008'],
+    ])
+      expect(refusal({ strategy: 'rolling-update', [k as string]: v as string })).toMatch(
+        new RegExp(`input '${k}' applies to 'strategy' blue-green only`),
+      );
+  });
+
+  it('green-api-url follows the insecure-http policy of api-url', () => {
+    expect(refusal({ 'green-api-url': 'http://203.0.113.9:8008' })).toMatch(/green-api-url/);
+  });
+});
+
+describe('strategy steps', () => {
+  const route = { name: 'kubectl' } as Route<unknown>;
+  const facts = { state: {}, route, db: { name: 'metadefender_core', reason: 'test' } } as unknown as Facts;
+  const ids = (s: StrategySteps): string[][] =>
+    [s.checks, s.changes, s.wrapUp].map((l) => l.map((x) => x.id));
+
+  it('plans first; green is verified before the switch; blue scaled last', () => {
+    const p = plan({
+      'green-api-url': 'http://md-core-green-preview.mdcore.svc:8008',
+      'api-key': 'k-123456789',
+    });
+    expect(ids(strategyFor(p)(p, facts))).toEqual([
+      ['plan-blue-green'],
+      ['create-green', 'wait', 'verify-green', 'switch', 'endpoints', 'scale-down-blue'],
+      ['record', 'colors'],
+    ]);
+    const q = plan();
+    expect(ids(strategyFor(q)(q, facts))[1]).toEqual([
+      'create-green',
+      'wait',
+      'switch',
+      'endpoints',
+      'scale-down-blue',
+    ]);
+  });
+});
+
+describe('journal and after-failure', () => {
+  const bg: BlueGreenRecord = {
+    blue: 'md-core',
+    green: 'md-core-green',
+    preview: 'md-core-green-preview',
+    service: 'md-core',
+    blueSelector: { app: 'md-core' },
+    greenSelector: { app: 'md-core-green', [COLOR_LABEL]: 'green' },
+    blueReplicas: 2,
+    greenCreated: false,
+    previewCreated: false,
+    switched: false,
+    blueScaled: false,
+  };
+  const j = (b: Partial<BlueGreenRecord>): JournalData => ({
+    version: 1,
+    namespace: 'mdcore',
+    deployment: 'md-core',
+    container: 'md-core',
+    method: 'kubectl',
+    phase: 'waiting',
+    rollback: 'auto',
+    configMaps: [],
+    configMapWrites: {},
+    deploymentFields: {},
+    deploymentAnnotations: {},
+    templateChanged: false,
+    blueGreen: { ...bg, ...b },
+  });
+
+  it('a plan alone changed nothing; green created is a change to undo', () => {
+    expect(wasMutated(j({}))).toBe(false);
+    expect(afterFailure(j({})).kind).toBe('nothing');
+    expect(afterFailure(j({ greenCreated: true })).kind).toBe('rollback');
+    expect(afterFailure(j({ greenCreated: true, switched: true }), 'lease lost').kind).toBe('leave');
+  });
+
+  it('manual commands follow what exists: scale blue, switch back, delete green and preview', () => {
+    expect(manualBlueGreenCommands(j({}), { ...bg, greenCreated: true })).toEqual([
+      'kubectl delete deployment md-core-green -n mdcore',
+    ]);
+    const all = manualBlueGreenCommands(j({}), {
+      ...bg,
+      greenCreated: true,
+      previewCreated: true,
+      switched: true,
+      blueScaled: true,
+    });
+    expect(all[0]).toBe('kubectl scale deployment/md-core -n mdcore --replicas=2');
+    expect(all[2]).toContain('patch service md-core -n mdcore --type=json');
+    expect(all[2]).toContain('"app":"md-core"');
+    expect(all.slice(3)).toEqual([
+      'kubectl delete deployment md-core-green -n mdcore',
+      'kubectl delete service md-core-green-preview -n mdcore',
+    ]);
+  });
+});
+
+describe('Role rules', () => {
+  it('README lists the rules blue-green adds to the kubectl Role exactly', () => {
+    const base = rbacRules(plan({ strategy: 'rolling-update' }), { route: 'kubectl' });
+    const bgRules = rbacRules(plan(), { route: 'kubectl' });
+    const added = addedRules(base, bgRules);
+    expect(added.map((r) => `${r.apiGroup}/${r.resource}`)).toContain('discovery.k8s.io/endpointslices');
+    expect(rbacBlock('blue-green', readmeText())).toBe(`${rulesYaml(added, 0)}\n`);
+  });
+
+  it('names the serving Service when the input gives it', () => {
+    const rules = rbacRules(plan({ service: 'md-core' }), { route: 'kubectl' });
+    expect(rules.find((r) => r.resource === 'services' && r.verbs.includes('patch'))?.resourceNames).toEqual([
+      'md-core',
+    ]);
+  });
+});
