@@ -1,0 +1,247 @@
+// Blue-green on the real embedded cluster, on a plain Deployment and its Service (no helm): the switch, green
+// never ready, green failing verification, too few activations, and a cancel after the switch (dist post step).
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { tagFor } from './cluster/stages.ts';
+import { IMAGE, runAction } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
+import { useNamespaces } from './support/namespaces.ts';
+import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+import { startStandin } from '../support/mdcore-standin.ts';
+
+const namespace = useNamespaces();
+const dist = useDistRunner();
+const COLOR = 'mdcore-upgrade.opswat.com/color';
+
+/** md-core as a plain Deployment (no helm annotations) and the Service that serves it. */
+async function plainFixture(ns: string, replicas: number): Promise<void> {
+  const labels = { app: 'md-core', tier: 'scan' };
+  const docs = [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'md-core', namespace: ns, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: 'md-core' } },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [{ name: 'md-core', image: `${IMAGE}:5.19.0`, ports: [{ containerPort: 8008 }] }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'md-core', namespace: ns },
+      spec: { selector: { app: 'md-core' }, ports: [{ name: 'http', port: 8008, targetPort: 8008 }] },
+    },
+  ];
+  await kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
+  await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s'], {
+    timeoutMs: 130_000,
+  });
+}
+
+interface View {
+  selector: Record<string, string>;
+  blue: { replicas: number; image: string; generation: number };
+  green: { replicas: number; ready: number } | undefined;
+  preview: boolean;
+}
+
+async function view(ns: string): Promise<View> {
+  const svc = await kubectlJson<{ spec: { selector: Record<string, string> } }>([
+    'get',
+    'service',
+    'md-core',
+    '-n',
+    ns,
+    '-o',
+    'json',
+  ]);
+  const blue = await kubectlJson<{
+    metadata: { generation: number };
+    spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+  }>(['get', 'deployment', 'md-core', '-n', ns, '-o', 'json']);
+  const list = await kubectlJson<{
+    items: { metadata: { name: string }; spec: { replicas: number }; status: { readyReplicas?: number } }[];
+  }>(['get', 'deployments', '-n', ns, '-o', 'json']);
+  const g = list.items.find((d) => d.metadata.name === 'md-core-green');
+  const services = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
+    'get',
+    'services',
+    '-n',
+    ns,
+    '-o',
+    'json',
+  ]);
+  return {
+    selector: svc.spec.selector,
+    blue: {
+      replicas: blue.spec.replicas,
+      image: blue.spec.template.spec.containers[0]?.image ?? '',
+      generation: blue.metadata.generation,
+    },
+    green: g ? { replicas: g.spec.replicas, ready: g.status.readyReplicas ?? 0 } : undefined,
+    preview: services.items.some((s) => s.metadata.name === 'md-core-green-preview'),
+  };
+}
+
+/** The ready addresses of the Service's EndpointSlices. */
+async function readyEndpoints(ns: string): Promise<string[]> {
+  const l = await kubectlJson<{
+    items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }[];
+  }>(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=md-core', '-o', 'json']);
+  return l.items
+    .flatMap((s) =>
+      (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses),
+    )
+    .sort();
+}
+
+async function podIps(ns: string, selector: string): Promise<string[]> {
+  const l = await kubectlJson<{ items: { status: { podIP?: string } }[] }>([
+    'get',
+    'pods',
+    '-n',
+    ns,
+    '-l',
+    selector,
+    '-o',
+    'json',
+  ]);
+  return l.items
+    .map((p) => p.status.podIP ?? '')
+    .filter(Boolean)
+    .sort();
+}
+
+async function gone(ns: string): Promise<void> {
+  // Green's pods are deleted in the background after its Deployment.
+  await waitFor(
+    'green pods gone',
+    async () => ((await podIps(ns, `${COLOR}=green`)).length === 0 ? true : undefined),
+    {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    },
+  );
+}
+
+describe('blue-green on a plain Deployment', () => {
+  it('switches the Service to green, confirms green-only endpoints, scales blue to 0', async () => {
+    const ns = await namespace('bg-ok');
+    await plainFixture(ns, 2);
+    const blueIps = await podIps(ns, 'app=md-core');
+    const run = await runAction({
+      namespace: ns,
+      tag: '5.20.0',
+      strategy: 'blue-green',
+      'scale-down-delay': '1',
+      activations: '4',
+    });
+    expect(run.outcome.error).toBeUndefined();
+    expect(run.outcome.result).toBe('upgraded');
+    const v = await view(ns);
+    expect(v.selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
+    expect(v.green).toEqual({ replicas: 2, ready: 2 });
+    expect(v.blue.replicas).toBe(0);
+    expect(v.blue.image).toBe(`${IMAGE}:5.19.0`);
+    const greenIps = await podIps(ns, `${COLOR}=green`);
+    expect(greenIps).toHaveLength(2);
+    expect(await readyEndpoints(ns)).toEqual(greenIps);
+    for (const ip of blueIps) expect(greenIps).not.toContain(ip);
+    expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue' });
+    expect(run.everything).toMatch(/green only, [\d.]+ s after the switch patch/);
+    expect(run.everything).toContain('licence activations at the peak: 4 of 4');
+  });
+
+  it('green never ready: blue untouched, green and preview removed, the job fails', async () => {
+    const ns = await namespace('bg-never');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    const run = await runAction({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'never-ready'),
+      strategy: 'blue-green',
+      timeout: '15s',
+    });
+    expect(run.outcome.result).toBe('rolled-back');
+    expect(run.outcome.error).toContain('did not become ready');
+    const after = await view(ns);
+    expect(after).toEqual({ ...before, green: undefined, preview: false });
+    await gone(ns);
+  });
+
+  it('green ready but verification fails: nothing moved, green removed', async () => {
+    const ns = await namespace('bg-verify');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    // The stand-in answers an old version: green is refused before the switch.
+    const standin = await startStandin({ apiKey: 'k-123456789', version: '5.19.0' });
+    try {
+      const run = await runAction({
+        namespace: ns,
+        tag: '5.20.0',
+        strategy: 'blue-green',
+        'green-api-url': standin.url,
+        'api-key': 'k-123456789',
+      });
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(run.outcome.error).toContain('verification of green failed (no traffic was moved)');
+      expect(standin.requests.some((r) => r.path.endsWith('/version'))).toBe(true);
+      expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
+    } finally {
+      await standin.close();
+    }
+  });
+
+  it('too few activations: refused before any change, naming the numbers and green-replicas', async () => {
+    const ns = await namespace('bg-act');
+    await plainFixture(ns, 2);
+    const before = await view(ns);
+    const run = await runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green', activations: '3' });
+    expect(run.outcome.result).toBe('failed');
+    expect(run.outcome.error).toMatch(
+      /need 4 at the peak, input 'activations' allows 3; lower 'green-replicas'/,
+    );
+    expect(run.outcome.error).toContain('Nothing in the cluster was changed');
+    expect(await view(ns)).toEqual(before);
+  });
+
+  it('cancelled after the switch: the dist post step switches back to blue and removes green', async () => {
+    const ns = await namespace('bg-cancel');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    const r = dist.runner({
+      namespace: ns,
+      tag: '5.20.0',
+      strategy: 'blue-green',
+      'scale-down-delay': '5m',
+      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+      'kubectl-version': '1.36.3',
+    });
+    const main = dist.start('index.js', r.env);
+    await waitFor(
+      'blue kept for scale-down-delay',
+      async () => (main.output().includes('blue keeps running for 300 s') ? true : undefined),
+      {
+        timeoutMs: 120_000,
+        intervalMs: 50,
+      },
+    );
+    expect((await view(ns)).selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
+    main.kill('SIGTERM');
+    expect(await main.code).toBe(1);
+    const post = dist.post(r);
+    expect(await post.code, post.output()).toBe(0);
+    expect(post.output()).not.toContain('::error');
+    expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
+    await gone(ns);
+    expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
+  });
+});
