@@ -1,12 +1,8 @@
 // dist/index.js and dist/post.js run as GitHub runs them: inputs from INPUT_* variables, outputs, summary and
 // state through the runner's files, cancellation by signal followed by the post step.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './cluster/harness.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { tagFor } from './cluster/stages.ts';
 import {
@@ -18,85 +14,13 @@ import {
   type Namespace,
 } from './cluster/context.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
-
-interface Runner {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  outputs(): Record<string, string>;
-  summary(): string;
-  state(): Record<string, string>;
-}
-
-/** A fake runner: the files GitHub's runner gives a step, and the environment it sets. */
-function runner(inputs: Record<string, string>): Runner {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-runner-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_STATE: 'state' };
-  const env: NodeJS.ProcessEnv = {
-    PATH: `${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-    HOME: process.env.HOME,
-    RUNNER_TEMP: dir,
-    RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
-  };
-  for (const [k, f] of Object.entries(files)) {
-    env[k] = path.join(dir, f);
-    writeFileSync(env[k] as string, '');
-  }
-  // The cluster's kubectl and helm on PATH are built from source, and a test makes no request off this machine.
-  env['INPUT_PATH-TOOLS'] = 'trust';
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  // GitHub's file-command format: name<<DELIMITER\nvalue\nDELIMITER
-  const readKv = (f: string): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const text = readFileSync(path.join(dir, f), 'utf8');
-    const re = /^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-    for (const m of text.matchAll(re)) out[m[1] as string] = m[3] as string;
-    return out;
-  };
-  return {
-    dir,
-    env,
-    outputs: () => readKv('output'),
-    summary: () => readFileSync(path.join(dir, 'summary'), 'utf8'),
-    state: () => readKv('state'),
-  };
-}
-
-interface Proc {
-  code: Promise<number>;
-  output: () => string;
-  kill: (sig: NodeJS.Signals) => void;
-}
-
-function start(script: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script)], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  cleanups.push(() => {
-    clearTimeout(timer);
-    if (child.exitCode === null && child.pid) child.kill('SIGKILL');
-  });
-  return {
-    code: new Promise((resolve) =>
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c ?? -1);
-      }),
-    ),
-    output: () => out,
-    kill: (sig) => child.kill(sig),
-  };
-}
+const { runner, start } = useDistRunner();
 
 async function namespace(prefix: string): Promise<string> {
   const ns: Namespace = await freshNamespace(prefix);

@@ -1,10 +1,7 @@
 // Two runs on one Deployment, on the real cluster: the Deployment's Lease lets one change it and refuses the
 // other (naming the holder, changing nothing); an expired Lease is taken over; after a killed main step the
 // post step recovers under the Lease and releases it, and does not recover over a run that took it over.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { leaseName, microTime } from '../../src/cluster/lease.ts';
 import type { Outcome } from '../../src/engine/outcome.ts';
@@ -12,12 +9,13 @@ import { runUpgrade } from '../../src/engine/run.ts';
 import { formatInputErrors, parseInputs } from '../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../src/report/reporter.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
-import { REPO_ROOT } from './cluster/harness.ts';
 import { tagFor } from './cluster/stages.ts';
 import { e2eCluster, freshNamespace, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
 
 const LEASE = leaseName('md-core');
+const dist = useDistRunner();
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -247,72 +245,17 @@ describe('two runs on one Deployment', () => {
   });
 });
 
-interface Proc {
-  code: Promise<number>;
-  output: () => string;
-  kill: (sig: NodeJS.Signals) => void;
-}
-
-/** dist/<script> as the runner starts a step: inputs and the run's identity from the environment. */
-function step(script: string, env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script)], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-  cleanups.push(() => {
-    clearTimeout(timer);
-    if (child.exitCode === null && child.pid) child.kill('SIGKILL');
-  });
-  return {
-    code: new Promise((resolve) =>
-      child.on('close', (c) => {
-        clearTimeout(timer);
-        resolve(c ?? -1);
-      }),
-    ),
-    output: () => out,
-    kill: (sig) => child.kill(sig),
-  };
-}
-
 const RUN_URL = 'https://github.example/acme/ops/actions/runs/4242/attempts/2';
 
-/** A fake runner's files and environment (GitHub's file commands), for a main step then a post step. */
+/** A fake runner's files and environment for one run URL, for a main step then a post step. */
 function runnerEnv(inputs: Record<string, string>): { env: NodeJS.ProcessEnv; journal: () => string } {
-  const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-lease-runner-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const env: NodeJS.ProcessEnv = {
-    PATH: `${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-    HOME: process.env.HOME,
-    RUNNER_TEMP: dir,
-    RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
+  const r = dist.runner(inputs, {
     GITHUB_SERVER_URL: 'https://github.example',
     GITHUB_REPOSITORY: 'acme/ops',
     GITHUB_RUN_ID: '4242',
     GITHUB_RUN_ATTEMPT: '2',
-  };
-  for (const [k, f] of Object.entries({
-    GITHUB_OUTPUT: 'output',
-    GITHUB_STEP_SUMMARY: 'summary',
-    GITHUB_STATE: 'state',
-  })) {
-    env[k] = path.join(dir, f);
-    writeFileSync(env[k] as string, '');
-  }
-  // The cluster's kubectl and helm on PATH are built from source, and a test makes no request off this machine.
-  env['INPUT_PATH-TOOLS'] = 'trust';
-  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  return {
-    env,
-    journal: () => {
-      const m = /^journal<<(\S+)\n([\s\S]*?)\n\1$/m.exec(readFileSync(path.join(dir, 'state'), 'utf8'));
-      return m?.[2] ?? '';
-    },
-  };
+  });
+  return { env: r.env, journal: () => r.state().journal ?? '' };
 }
 
 /** Starts the dist main step on a slow tag and kills it (as the runner does) once it waits for the rollout. */
@@ -326,7 +269,7 @@ async function killedMainStep(ns: string): Promise<{ env: NodeJS.ProcessEnv; slo
     'kubectl-version': '1.36.3',
     timeout: '10m',
   });
-  const main = step('index.js', r.env);
+  const main = dist.start('index.js', r.env);
   await waitFor(
     'the wait step',
     async () => (main.output().includes('Wait for readiness') ? true : undefined),
@@ -349,7 +292,7 @@ describe('the post step and the Lease (dist)', () => {
     const left = await readLease(ns);
     expect(left?.spec.holderIdentity).toBe(RUN_URL);
 
-    const post = step('post.js', env);
+    const post = dist.start('post.js', env);
     expect(await post.code, post.output()).toBe(0);
     expect(post.output()).toContain('rolled back');
     expect((await deploymentView(ns)).image).toBe(before.image);
@@ -367,7 +310,7 @@ describe('the post step and the Lease (dist)', () => {
     await putLease(ns, other, 0);
     const theirs = await readLease(ns);
 
-    const post = step('post.js', env);
+    const post = dist.start('post.js', env);
     expect(await post.code).toBe(1);
     expect(post.output()).toContain(`held by ${other}`);
     expect(post.output()).toContain('NOT rolled back');

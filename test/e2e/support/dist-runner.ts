@@ -23,8 +23,8 @@ export interface Proc {
 }
 
 export interface DistRunner {
-  /** A fake runner: the files GitHub's runner gives a step, and the environment it sets. */
-  runner(inputs: Record<string, string>): Runner;
+  /** A fake runner: the files GitHub's runner gives a step, and the environment it sets (plus `extraEnv`). */
+  runner(inputs: Record<string, string>, extraEnv?: NodeJS.ProcessEnv): Runner;
   /** Starts dist/<script> (killed after `limitMs`, and after the test). */
   start(script: string, env: NodeJS.ProcessEnv, limitMs?: number): Proc;
   /** The post step for a runner's main step: its saved state passed as STATE_* variables. */
@@ -38,7 +38,7 @@ export function useDistRunner(): DistRunner {
     while (cleanups.length) cleanups.pop()?.();
   });
 
-  const runner = (inputs: Record<string, string>): Runner => {
+  const runner = (inputs: Record<string, string>, extraEnv: NodeJS.ProcessEnv = {}): Runner => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mdcore-runner-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const files = { GITHUB_OUTPUT: 'output', GITHUB_STEP_SUMMARY: 'summary', GITHUB_STATE: 'state' };
@@ -47,6 +47,7 @@ export function useDistRunner(): DistRunner {
       HOME: process.env.HOME,
       RUNNER_TEMP: dir,
       RUNNER_TOOL_CACHE: path.join(dir, 'tool-cache'),
+      ...extraEnv,
     };
     for (const [k, f] of Object.entries(files)) {
       env[k] = path.join(dir, f);
