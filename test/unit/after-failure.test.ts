@@ -4,31 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { afterFailure, rollbackMode } from '../../src/engine/after-failure.ts';
-import { Journal, wasMutated, type JournalData } from '../../src/engine/journal.ts';
+import { Journal, wasMutated } from '../../src/engine/journal.ts';
 import { recoverFromJournal } from '../../src/engine/recover.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
+import { journalFixture } from '../support/journal-fixture.ts';
 import { RecordingReporter } from '../support/recording-reporter.ts';
 
-function journal(change: Partial<JournalData> = {}): JournalData {
-  return {
-    version: 1,
-    namespace: 'mdcore',
-    deployment: 'md-core',
-    container: 'md-core',
-    method: 'kubectl',
-    phase: 'waiting',
-    rollback: 'auto',
-    previousImage: 'opswat/metadefendercore-debian:5.19.0',
-    targetImage: 'opswat/metadefendercore-debian:5.20.0',
-    previousRevision: '3',
-    configMaps: [],
-    configMapWrites: {},
-    deploymentFields: {},
-    deploymentAnnotations: {},
-    templateChanged: true,
-    ...change,
-  };
-}
+const journal = journalFixture;
 
 describe('afterFailure', () => {
   it('does nothing without a journal or without a change', () => {

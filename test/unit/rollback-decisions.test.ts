@@ -9,32 +9,15 @@ import {
   manualRollbackCommands,
   undoDecision,
 } from '../../src/steps/rollback.ts';
+import { journalFixture } from '../support/journal-fixture.ts';
 
 const cm = (data: Record<string, string>, name = 'mdcore-env'): V1ConfigMap => ({
   metadata: { name, namespace: 'mdcore', resourceVersion: '7' },
   data,
 });
 
-function journal(change: Partial<JournalData> = {}): JournalData {
-  return {
-    version: 1,
-    namespace: 'mdcore',
-    deployment: 'md-core',
-    container: 'md-core',
-    method: 'kubectl',
-    phase: 'waiting',
-    rollback: 'auto',
-    previousImage: 'repo/core:5.19.0',
-    targetImage: 'repo/core:5.20.0',
-    previousRevision: '3',
-    configMaps: [],
-    configMapWrites: {},
-    deploymentFields: {},
-    deploymentAnnotations: {},
-    templateChanged: true,
-    ...change,
-  };
-}
+const journal = (change: Partial<JournalData> = {}): JournalData =>
+  journalFixture({ previousImage: 'repo/core:5.19.0', targetImage: 'repo/core:5.20.0', ...change });
 
 const deployment = (image: string, generation: number): V1Deployment => ({
   metadata: { name: 'md-core', generation },

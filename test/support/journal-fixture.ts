@@ -1,0 +1,23 @@
+// A journal as a run on the kubectl route leaves it mid-wait, for unit tests of the decisions that read it.
+import type { JournalData } from '../../src/engine/journal.ts';
+
+export function journalFixture(change: Partial<JournalData> = {}): JournalData {
+  return {
+    version: 1,
+    namespace: 'mdcore',
+    deployment: 'md-core',
+    container: 'md-core',
+    method: 'kubectl',
+    phase: 'waiting',
+    rollback: 'auto',
+    previousImage: 'opswat/metadefendercore-debian:5.19.0',
+    targetImage: 'opswat/metadefendercore-debian:5.20.0',
+    previousRevision: '3',
+    configMaps: [],
+    configMapWrites: {},
+    deploymentFields: {},
+    deploymentAnnotations: {},
+    templateChanged: true,
+    ...change,
+  };
+}
