@@ -49,7 +49,11 @@ export async function rollbackBlueGreen(
   if (bg.switched && blueServes) {
     const ok = await attempt(`switching Service ${bg.service} back to blue`, async () => {
       await deps.kube.setServiceSelector(ns, bg.service, bg.blueSelector);
-      deps.detail(`Service ${bg.service} selects blue again: ${JSON.stringify(bg.blueSelector)}`);
+      const onGreen =
+        bg.switchedAt === undefined
+          ? ''
+          : ` (traffic was on green for ${Math.round((Date.now() - bg.switchedAt) / 1000)} s)`;
+      deps.detail(`Service ${bg.service} selects blue again: ${JSON.stringify(bg.blueSelector)}${onGreen}`);
     });
     blueServes = ok;
   }

@@ -317,3 +317,30 @@ export async function waitOnlyGreen(p: EndpointPoll): Promise<{ view: EndpointVi
     `the Service's endpoints did not show only green's pods within ${Math.round(p.timeoutMs / 1000)} s (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
   );
 }
+
+export interface HoldOptions extends Omit<EndpointPoll, 'timeoutMs'> {
+  readonly durationMs: number;
+}
+
+/**
+ * Keeps watching the serving Service while blue is kept (scale-down-delay): green must keep at least one ready
+ * endpoint. Returns how many checks passed, or false when cancelled; throws when green has none ready.
+ */
+export async function holdWatchingEndpoints(p: HoldOptions): Promise<{ checks: number } | false> {
+  const start = Date.now();
+  const maxChecks = Math.ceil(p.durationMs / p.intervalMs) + 1;
+  let checks = 0;
+  for (let i = 0; i < maxChecks; i++) {
+    const [slices, ips] = await Promise.all([p.list(), p.greenIps()]);
+    const view = endpointView(slices);
+    if (!view.ready.some((ip) => ips.has(ip)))
+      throw new Error(
+        `after the switch, green has no ready endpoint behind the Service (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
+      );
+    checks++;
+    const left = p.durationMs - (Date.now() - start);
+    if (left <= 0) break;
+    if (!(await pause(Math.min(p.intervalMs, left), p.signal))) return false;
+  }
+  return { checks };
+}

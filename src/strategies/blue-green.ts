@@ -11,7 +11,7 @@ import {
   checkActivations,
   chooseServingService,
   greenFromBlue,
-  pause,
+  holdWatchingEndpoints,
   previewName,
   previewService,
   waitOnlyGreen,
@@ -20,7 +20,15 @@ import {
 import { desiredEnv } from '../steps/configure-env.ts';
 import { openApi, verifyServing } from '../steps/core-api.ts';
 import type { V1Service } from '@kubernetes/client-node';
-import { recordUpgrade, waitForReadiness, newCarry, type Carry } from './parts.ts';
+import {
+  connectApi,
+  newCarry,
+  recordUpgrade,
+  usesApi,
+  verifyNewVersion,
+  waitForReadiness,
+  type Carry,
+} from './parts.ts';
 
 /** What the plan step hands to the changes. */
 interface BlueGreenCarry extends Carry {
@@ -44,17 +52,19 @@ export const blueGreen: Strategy = (plan, facts) => {
     run: (ctx, h) => step.run({ ...ctx, target: greenTarget(ctx) }, h),
   });
   return {
-    checks: [planBlueGreen(facts, carry)],
+    checks: [planBlueGreen(facts, carry), ...(usesApi(plan) ? [connectApi(carry, false)] : [])],
     changes: [
       createGreen(carry),
       onGreen(waitForReadiness(carry)),
       ...(plan.greenApiUrl && plan.verify !== 'off' ? [verifyGreen()] : []),
       switchService(),
       confirmEndpoints(carry),
+      ...(usesApi(plan) ? [verifyServingPath(carry)] : []),
+      holdBlue(carry),
       scaleDownBlue(),
     ],
     wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry)],
-    close: async () => undefined,
+    close: async () => carry.api?.close(),
   };
 };
 
@@ -216,15 +226,9 @@ function confirmEndpoints(carry: BlueGreenCarry): Step {
     async run(ctx, h) {
       const bg = record(ctx);
       const ns = ctx.target.namespace;
-      const greenSel = podSelector(need(carry.green).manifest);
       const r = await waitOnlyGreen({
         list: () => ctx.kube.listEndpointSlices(ns, bg.service),
-        greenIps: async () =>
-          new Set(
-            (await ctx.kube.listPods(ns, greenSel))
-              .map((p) => p.status?.podIP)
-              .filter((ip): ip is string => !!ip),
-          ),
+        greenIps: greenIps(ctx, carry),
         timeoutMs: ENDPOINTS_TIMEOUT_MS,
         intervalMs: ENDPOINTS_POLL_MS,
         signal: ctx.signal,
@@ -236,18 +240,57 @@ function confirmEndpoints(carry: BlueGreenCarry): Step {
   };
 }
 
+/** The pod IPs of green's pods, read afresh (a replaced pod gets a new one). */
+function greenIps(ctx: RunContext, carry: BlueGreenCarry): () => Promise<ReadonlySet<string>> {
+  const sel = podSelector(need(carry.green).manifest);
+  return async () =>
+    new Set(
+      (await ctx.kube.listPods(ctx.target.namespace, sel))
+        .map((p) => p.status?.podIP)
+        .filter((ip): ip is string => !!ip),
+    );
+}
+
+function verifyServingPath(carry: BlueGreenCarry): Step {
+  const verify = verifyNewVersion(carry);
+  return {
+    ...verify,
+    id: 'verify-serving',
+    title: "Verify the new version through the serving path ('api-url')",
+  };
+}
+
+/** How often the serving Service's endpoints are checked while blue is kept. */
+export const HOLD_POLL_MS = 2_000;
+
+function holdBlue(carry: BlueGreenCarry): Step {
+  return {
+    id: 'hold-blue',
+    title: 'Keep blue for scale-down-delay while green serves (endpoints watched)',
+    async run(ctx, h) {
+      const bg = record(ctx);
+      const delay = ctx.plan.scaleDownDelaySeconds;
+      h.detail(`blue keeps running for ${delay} s`);
+      const r = await holdWatchingEndpoints({
+        list: () => ctx.kube.listEndpointSlices(ctx.target.namespace, bg.service),
+        greenIps: greenIps(ctx, carry),
+        durationMs: delay * 1000,
+        intervalMs: HOLD_POLL_MS,
+        signal: ctx.signal,
+      });
+      if (r === false) checkCancelled(ctx, 'scaling blue to 0');
+      else h.detail(`green kept ready endpoints through ${r.checks} check(s)`);
+    },
+  };
+}
+
 function scaleDownBlue(): Step {
   return {
     id: 'scale-down-blue',
-    title: 'Keep blue for scale-down-delay, then scale it to 0 (kept for a switch back)',
+    title: 'Scale blue to 0 (kept for a switch back)',
     async run(ctx, h) {
       const bg = record(ctx);
       const ns = ctx.target.namespace;
-      const delay = ctx.plan.scaleDownDelaySeconds;
-      if (delay > 0) {
-        h.detail(`blue keeps running for ${delay} s`);
-        if (!(await pause(delay * 1000, ctx.signal))) checkCancelled(ctx, 'scaling blue to 0');
-      }
       checkCancelled(ctx, 'scaling blue to 0');
       ctx.journal.recordBlueGreen({ blueScaled: true });
       await ctx.kube.patchDeployment(ns, bg.blue, { spec: { replicas: 0 } });

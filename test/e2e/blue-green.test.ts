@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
-import { IMAGE, runAction } from './support/action.ts';
+import { IMAGE, installFixture, runAction } from './support/action.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
@@ -137,13 +137,19 @@ describe('blue-green on a plain Deployment', () => {
     const ns = await namespace('bg-ok');
     await plainFixture(ns, 2);
     const blueIps = await podIps(ns, 'app=md-core');
+    // Green verified before the switch, the serving path after it: both through the REST stand-in.
+    const standin = await startStandin({ apiKey: 'k-123456789', version: '5.20.0' });
     const run = await runAction({
       namespace: ns,
       tag: '5.20.0',
       strategy: 'blue-green',
-      'scale-down-delay': '1',
+      'scale-down-delay': '3',
       activations: '4',
-    });
+      'api-url': standin.url,
+      'green-api-url': standin.url,
+      'api-key': 'k-123456789',
+    }).finally(() => standin.close());
+    expect(standin.requests.filter((r) => r.path.endsWith('/version')).length).toBeGreaterThanOrEqual(3);
     expect(run.outcome.error).toBeUndefined();
     expect(run.outcome.result).toBe('upgraded');
     const v = await view(ns);
@@ -158,6 +164,8 @@ describe('blue-green on a plain Deployment', () => {
     expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue' });
     expect(run.everything).toMatch(/green only, [\d.]+ s after the switch patch/);
     expect(run.everything).toContain('licence activations at the peak: 4 of 4');
+    expect(run.everything).toMatch(/green kept ready endpoints through \d+ check\(s\)/);
+    expect(run.summary).toMatch(/selects green since \d{4}-\d\d-\d\dT/);
   });
 
   it('green never ready: blue untouched, green and preview removed, the job fails', async () => {
@@ -198,6 +206,42 @@ describe('blue-green on a plain Deployment', () => {
     } finally {
       await standin.close();
     }
+  });
+
+  it('green goes unready after the switch: switched back to blue (still running), green removed', async () => {
+    const ns = await namespace('bg-after');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    const run = await runAction({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'flaky', 10),
+      strategy: 'blue-green',
+      'scale-down-delay': '60',
+    });
+    expect(run.outcome.result).toBe('rolled-back');
+    expect(run.outcome.error).toContain('after the switch, green has no ready endpoint behind the Service');
+    expect(run.everything).toMatch(/selects blue again: .*traffic was on green for \d+ s/);
+    expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
+    await gone(ns);
+    expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
+  });
+
+  it('a helm-managed Deployment is refused before any change (the helm hand-over is not built yet)', async () => {
+    const ns = await namespace('bg-helm');
+    await installFixture(ns);
+    const run = await runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green' });
+    expect(run.outcome.result).toBe('failed');
+    expect(run.outcome.error).toContain("blue-green's hand-over to a helm release is not built yet");
+    expect(run.outcome.error).toContain('Nothing in the cluster was changed');
+    const deployments = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
+      'get',
+      'deployments',
+      '-n',
+      ns,
+      '-o',
+      'json',
+    ]);
+    expect(deployments.items.map((d) => d.metadata.name)).not.toContain('md-core-green');
   });
 
   it('too few activations: refused before any change, naming the numbers and green-replicas', async () => {

@@ -8,7 +8,8 @@ import type { Facts, StrategySteps } from '../../src/engine/step.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
-import { manualBlueGreenCommands } from '../../src/steps/blue-green-rollback.ts';
+import type { Kube } from '../../src/cluster/kube.ts';
+import { manualBlueGreenCommands, rollbackBlueGreen } from '../../src/steps/blue-green-rollback.ts';
 import {
   checkActivations,
   chooseServingService,
@@ -17,6 +18,7 @@ import {
   endpointView,
   greenFromBlue,
   greenName,
+  holdWatchingEndpoints,
   pause,
   previewName,
   previewService,
@@ -311,6 +313,49 @@ describe('endpoints', () => {
     expect(n).toBeLessThanOrEqual(7);
   });
 
+  it('holdWatchingEndpoints checks every interval for the whole delay, and fails once green has none ready', async () => {
+    vi.useFakeTimers();
+    let n = 0;
+    const ok = holdWatchingEndpoints({
+      list: async () => {
+        n++;
+        return [slice(['10.0.1.1'])];
+      },
+      greenIps: async () => new Set(['10.0.1.1']),
+      durationMs: 10_000,
+      intervalMs: 2_000,
+    });
+    await vi.advanceTimersByTimeAsync(10_000);
+    await expect(ok).resolves.toEqual({ checks: 6 });
+    expect(n).toBe(6);
+
+    let m = 0;
+    const bad = holdWatchingEndpoints({
+      list: async () => (m++ < 2 ? [slice(['10.0.1.1'])] : [slice([], ['10.0.1.1'])]),
+      greenIps: async () => new Set(['10.0.1.1']),
+      durationMs: 60_000,
+      intervalMs: 2_000,
+    });
+    const failed = expect(bad).rejects.toThrow(
+      /after the switch, green has no ready endpoint behind the Service \(ready: none; not ready: 10\.0\.1\.1\)/,
+    );
+    await vi.advanceTimersByTimeAsync(4_000);
+    await failed;
+    expect(m).toBe(3);
+
+    const ac = new AbortController();
+    const cancelled = holdWatchingEndpoints({
+      list: async () => [slice(['10.0.1.1'])],
+      greenIps: async () => new Set(['10.0.1.1']),
+      durationMs: 300_000,
+      intervalMs: 2_000,
+      signal: ac.signal,
+    });
+    await vi.advanceTimersByTimeAsync(3_000);
+    ac.abort();
+    await expect(cancelled).resolves.toBe(false);
+  });
+
   it('pause ends early on cancel', async () => {
     vi.useFakeTimers();
     const ac = new AbortController();
@@ -381,7 +426,7 @@ describe('strategy steps', () => {
     });
     expect(ids(strategyFor(p)(p, facts))).toEqual([
       ['plan-blue-green'],
-      ['create-green', 'wait', 'verify-green', 'switch', 'endpoints', 'scale-down-blue'],
+      ['create-green', 'wait', 'verify-green', 'switch', 'endpoints', 'hold-blue', 'scale-down-blue'],
       ['record', 'colors'],
     ]);
     const q = plan();
@@ -390,7 +435,14 @@ describe('strategy steps', () => {
       'wait',
       'switch',
       'endpoints',
+      'hold-blue',
       'scale-down-blue',
+    ]);
+    // With api-url: the serving path is checked before any change and again after the switch, blue still kept.
+    const r = plan({ 'api-url': 'https://md-core.mdcore.svc:8008', 'api-key': 'k-123456789' });
+    expect(ids(strategyFor(r)(r, facts)).slice(0, 2)).toEqual([
+      ['plan-blue-green', 'api'],
+      ['create-green', 'wait', 'switch', 'endpoints', 'verify-serving', 'hold-blue', 'scale-down-blue'],
     ]);
   });
 });
@@ -450,6 +502,69 @@ describe('journal and after-failure', () => {
       'kubectl delete deployment md-core-green -n mdcore',
       'kubectl delete service md-core-green-preview -n mdcore',
     ]);
+  });
+});
+
+describe('rollback order', () => {
+  it('blue scaled up and ready before the switch back; green deleted only after; preview last', async () => {
+    const calls: string[] = [];
+    const kube = {
+      patchDeployment: async (_ns: string, name: string, body: unknown) => {
+        calls.push(`patch ${name} ${JSON.stringify(body)}`);
+        return {};
+      },
+      getDeployment: async () => undefined,
+      setServiceSelector: async (_ns: string, name: string, sel: unknown) => {
+        calls.push(`select ${name} ${JSON.stringify(sel)}`);
+        return {};
+      },
+      deleteDeployment: async (_ns: string, name: string) => {
+        calls.push(`delete deployment ${name}`);
+        return true;
+      },
+      deleteService: async (_ns: string, name: string) => {
+        calls.push(`delete service ${name}`);
+        return true;
+      },
+    } as unknown as Kube;
+    const rec: BlueGreenRecord = {
+      blue: 'md-core',
+      green: 'md-core-green',
+      preview: 'md-core-green-preview',
+      service: 'md-core',
+      blueSelector: { app: 'md-core' },
+      greenSelector: { app: 'md-core-green' },
+      blueReplicas: 2,
+      greenCreated: true,
+      previewCreated: true,
+      switched: true,
+      switchedAt: Date.now() - 5_000,
+      blueScaled: false,
+    };
+    const details: string[] = [];
+    const j = { namespace: 'mdcore' } as JournalData;
+    expect(
+      await rollbackBlueGreen(j, rec, { kube, timeoutSeconds: 10, detail: (t) => details.push(t) }),
+    ).toEqual([]);
+    expect(calls).toEqual([
+      'select md-core {"app":"md-core"}',
+      'delete deployment md-core-green',
+      'delete service md-core-green-preview',
+    ]);
+    expect(details.join('\n')).toMatch(/traffic was on green for [45] s/);
+
+    // Blue was already at 0 and cannot be read back: green keeps serving, the problem is named.
+    calls.length = 0;
+    const problems = await rollbackBlueGreen(
+      j,
+      { ...rec, blueScaled: true },
+      { kube, timeoutSeconds: 10, detail: () => undefined },
+    );
+    expect(calls).toEqual(['patch md-core {"spec":{"replicas":2}}', 'delete service md-core-green-preview']);
+    expect(problems.join('\n')).toMatch(
+      /scaling md-core back to 2: Deployment mdcore\/md-core no longer exists/,
+    );
+    expect(problems.join('\n')).toContain('Deployment md-core-green kept: it still serves while blue cannot');
   });
 });
 
