@@ -1,13 +1,15 @@
 // Blue-green on the real embedded cluster, on a plain Deployment and its Service (no helm): the switch, green
 // never ready, green failing verification, too few activations, and a cancel after the switch (dist post step).
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { IMAGE, installFixture, runAction } from './support/action.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+import { rbacBlock } from '../support/readme-blocks.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
 
 const namespace = useNamespaces();
@@ -132,6 +134,52 @@ async function gone(ns: string): Promise<void> {
   );
 }
 
+const SA = 'mdcore-upgrader';
+
+/** README's kubectl Role with its blue-green rules appended, bound to a ServiceAccount of `ns`. */
+async function readmeRoleFor(ns: string): Promise<void> {
+  const docs = parseAllDocuments(rbacBlock('kubectl')).map(
+    (d) =>
+      d.toJSON() as {
+        kind: string;
+        metadata: { namespace: string };
+        rules?: unknown[];
+        subjects?: { namespace: string }[];
+      },
+  );
+  const role = docs.find((d) => d.kind === 'Role');
+  const binding = docs.find((d) => d.kind === 'RoleBinding');
+  if (!role?.rules || !binding?.subjects)
+    throw new Error("README's kubectl block has no Role and RoleBinding");
+  role.rules.push(...(parse(rbacBlock('blue-green')) as unknown[]));
+  for (const d of [role, binding]) d.metadata.namespace = ns;
+  for (const sub of binding.subjects) sub.namespace = ns;
+  await kubectl(['create', 'serviceaccount', SA, '-n', ns]);
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(role) });
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(binding) });
+}
+
+/** A kubeconfig holding only the ServiceAccount's token, for the e2e cluster's server and CA. */
+async function tokenKubeconfig(ns: string): Promise<string> {
+  const admin = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
+    clusters: { cluster: Record<string, string> }[];
+  };
+  const cluster = admin.clusters[0]?.cluster ?? {};
+  const caFile = cluster['certificate-authority'];
+  const ca =
+    cluster['certificate-authority-data'] ?? (caFile ? readFileSync(caFile).toString('base64') : undefined);
+  if (!cluster.server || !ca) throw new Error('the e2e kubeconfig has no server or CA');
+  const token = (await kubectl(['create', 'token', SA, '-n', ns, '--duration=3600s'])).stdout.trim();
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
+    users: [{ name: SA, user: { token } }],
+    contexts: [{ name: SA, context: { cluster: 'e2e', user: SA, namespace: ns } }],
+    'current-context': SA,
+  });
+}
+
 describe('blue-green on a plain Deployment', () => {
   it('switches the Service to green, confirms green-only endpoints, scales blue to 0', async () => {
     const ns = await namespace('bg-ok');
@@ -244,6 +292,49 @@ describe('blue-green on a plain Deployment', () => {
     expect(deployments.items.map((d) => d.metadata.name)).not.toContain('md-core-green');
   });
 
+  it("with only README's kubectl Role and its blue-green rules: switches, and switches back after a failure", async () => {
+    const ns = await namespace('bg-rbac');
+    await plainFixture(ns, 1);
+    await readmeRoleFor(ns);
+    const kubeconfig = await tokenKubeconfig(ns);
+    const failed = await runAction({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'flaky', 8),
+      strategy: 'blue-green',
+      'scale-down-delay': '60',
+      service: 'md-core',
+      kubeconfig,
+    });
+    expect(failed.outcome.result, failed.outcome.error).toBe('rolled-back');
+    expect(failed.outcome.error).toContain('after the switch');
+    expect((await view(ns)).selector).toEqual({ app: 'md-core' });
+    await gone(ns);
+    const ok = await runAction({
+      namespace: ns,
+      tag: '5.20.0',
+      strategy: 'blue-green',
+      'scale-down-delay': '0',
+      kubeconfig,
+    });
+    expect(ok.outcome.error).toBeUndefined();
+    expect(ok.outcome.result).toBe('upgraded');
+    const v = await view(ns);
+    expect(v.selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
+    expect(v.blue.replicas).toBe(0);
+  });
+
+  it('dry run: the plan is shown (green, preview, switch), nothing is created', async () => {
+    const ns = await namespace('bg-dry');
+    await plainFixture(ns, 2);
+    const before = await view(ns);
+    const run = await runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green', 'dry-run': 'true' });
+    expect(run.outcome.result).toBe('dry-run');
+    expect(run.everything).toContain('green: Deployment md-core-green, 2 replica(s)');
+    expect(run.everything).toContain('preview Service md-core-green-preview selects green only');
+    expect(run.everything).toMatch(/activations were not checked: .*4 pods at the peak/);
+    expect(await view(ns)).toEqual(before);
+  });
+
   it('too few activations: refused before any change, naming the numbers and green-replicas', async () => {
     const ns = await namespace('bg-act');
     await plainFixture(ns, 2);
@@ -257,35 +348,46 @@ describe('blue-green on a plain Deployment', () => {
     expect(await view(ns)).toEqual(before);
   });
 
-  it('cancelled after the switch: the dist post step switches back to blue and removes green', async () => {
-    const ns = await namespace('bg-cancel');
-    await plainFixture(ns, 1);
-    const before = await view(ns);
-    const r = dist.runner({
-      namespace: ns,
-      tag: '5.20.0',
-      strategy: 'blue-green',
-      'scale-down-delay': '5m',
-      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
-      'kubectl-version': '1.36.3',
-    });
-    const main = dist.start('index.js', r.env);
-    await waitFor(
-      'blue kept for scale-down-delay',
-      async () => (main.output().includes('blue keeps running for 300 s') ? true : undefined),
-      {
+  const CANCEL_POINTS = [
+    {
+      name: 'while green is awaited',
+      tag: tagFor('5.20.0', 'slow', 300),
+      marker: 'Service md-core-green-preview created',
+      switched: false,
+    },
+    { name: 'after the switch', tag: '5.20.0', marker: 'blue keeps running for 300 s', switched: true },
+  ];
+  for (const c of CANCEL_POINTS) {
+    it(`cancelled ${c.name}: the dist post step leaves blue serving and removes green`, async () => {
+      const ns = await namespace('bg-cancel');
+      await plainFixture(ns, 1);
+      const before = await view(ns);
+      const r = dist.runner({
+        namespace: ns,
+        tag: c.tag,
+        strategy: 'blue-green',
+        'scale-down-delay': '5m',
+        kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+        'kubectl-version': '1.36.3',
+      });
+      const main = dist.start('index.js', r.env);
+      await waitFor(c.name, async () => (main.output().includes(c.marker) ? true : undefined), {
         timeoutMs: 120_000,
         intervalMs: 50,
-      },
-    );
-    expect((await view(ns)).selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
-    main.kill('SIGTERM');
-    expect(await main.code).toBe(1);
-    const post = dist.post(r);
-    expect(await post.code, post.output()).toBe(0);
-    expect(post.output()).not.toContain('::error');
-    expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
-    await gone(ns);
-    expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
-  });
+      });
+      const mid = await view(ns);
+      expect(mid.selector).toEqual(
+        c.switched ? { app: 'md-core-green', [COLOR]: 'green' } : { app: 'md-core' },
+      );
+      expect(mid.preview).toBe(true);
+      main.kill('SIGTERM');
+      expect(await main.code).toBe(1);
+      const post = dist.post(r);
+      expect(await post.code, post.output()).toBe(0);
+      expect(post.output()).not.toContain('::error');
+      expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
+      await gone(ns);
+      expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
+    });
+  }
 });

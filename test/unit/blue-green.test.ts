@@ -25,6 +25,7 @@ import {
   selectorMatches,
   waitOnlyGreen,
 } from '../../src/steps/blue-green.ts';
+import { describeAccess, requiredAccess } from '../../src/steps/preflight.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
@@ -575,6 +576,15 @@ describe('Role rules', () => {
     const added = addedRules(base, bgRules);
     expect(added.map((r) => `${r.apiGroup}/${r.resource}`)).toContain('discovery.k8s.io/endpointslices');
     expect(rbacBlock('blue-green', readmeText())).toBe(`${rulesYaml(added, 0)}\n`);
+  });
+
+  it('preflight asks for them before a blue-green run (a Role without them is refused before any change)', () => {
+    const checks = requiredAccess(plan(), []).map(describeAccess);
+    const rolling = new Set(requiredAccess(plan({ strategy: 'rolling-update' }), []).map(describeAccess));
+    const extra = checks.filter((c) => !rolling.has(c));
+    expect(extra.length).toBeGreaterThanOrEqual(10);
+    expect(extra.join('\n')).toMatch(/endpointslices/);
+    expect(extra.join('\n')).toMatch(/md-core-green/);
   });
 
   it('names the serving Service when the input gives it', () => {
