@@ -195,6 +195,26 @@ export async function main(argv: readonly string[], io: CliIo = PROCESS_IO): Pro
   const onSignal = (): void => controller.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  if (parsed.plan.rehearsal) {
+    const { runRehearsal } = await import('./engine/rehearsal.ts');
+    const { renderRehearsal } = await import('./report/rehearsal.ts');
+    const res = await runRehearsal(parsed.plan, {
+      reporter,
+      tools: installingTools(parsed.plan, reporter),
+      signal: controller.signal,
+    }).finally(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+    if (json)
+      io.stdout(`${reporter.mask(JSON.stringify({ ...res.report, reportPath: res.reportPath }, null, 2))}\n`);
+    else reporter.info(`\n${reporter.mask(renderRehearsal(res.report, res.reportPath))}`);
+    if (!res.report.passed) {
+      reporter.error(reporter.mask(res.report.error ?? 'the rehearsal failed'));
+      return 1;
+    }
+    return 0;
+  }
   const outcome = await runUpgrade(parsed.plan, {
     reporter,
     tools: installingTools(parsed.plan, reporter),

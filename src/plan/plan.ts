@@ -80,6 +80,19 @@ export interface Plan {
   readonly scaleDownDelaySeconds: number;
   /** Blue-green: the REST base URL that reaches green's pods, to verify green before traffic moves. */
   readonly greenApiUrl: string | undefined;
+  /** Set with `rehearsal: true`: the upgrade is rehearsed from the baseline and (by default) rolled back. */
+  readonly rehearsal?: RehearsalPlan | undefined;
+}
+
+export interface RehearsalPlan {
+  /** The tag production runs: staging is brought there first and left there afterwards. */
+  readonly baselineTag: string;
+  /** Roll back to the baseline after the upgrade (false: staging stays on the target). */
+  readonly restore: boolean;
+  /** Where the JSON report goes; default a file in the runner's temp directory. */
+  readonly reportPath: string | undefined;
+  /** How many results the history ConfigMap keeps. */
+  readonly history: number;
 }
 
 /** The image reference the upgrade moves to. */

@@ -4,6 +4,7 @@
 // refuses a run cannot drift apart.
 import type { AccessCheck } from '../cluster/kube.ts';
 import { leaseName } from '../cluster/lease.ts';
+import { historyConfigMapName } from '../report/rehearsal.ts';
 import { greenName, previewName } from '../steps/blue-green.ts';
 import type { Method, Plan } from './plan.ts';
 
@@ -25,7 +26,7 @@ export type RbacPlan = Pick<
   Plan,
   'deployment' | 'release' | 'migrateHistory' | 'dbFreeSpace' | 'apiUrl' | 'apiKey' | 'strategy' | 'verify'
 > &
-  Partial<Pick<Plan, 'service' | 'greenApiUrl'>>;
+  Partial<Pick<Plan, 'service' | 'greenApiUrl' | 'rehearsal'>>;
 
 export interface RbacOptions {
   readonly route: RouteName;
@@ -119,6 +120,21 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
       resource: 'services',
       verbs: ['get', 'patch'],
       why: "helm upgrade reads and patches the chart's Services",
+    });
+  }
+  if (plan.rehearsal) {
+    rules.push({
+      apiGroup: '',
+      resource: 'configmaps',
+      resourceNames: [historyConfigMapName(plan.deployment)],
+      verbs: ['get', 'patch'],
+      why: 'the rehearsal history the action keeps (last results, for the trend): read and appended to',
+    });
+    rules.push({
+      apiGroup: '',
+      resource: 'configmaps',
+      verbs: ['create'],
+      why: 'creating the rehearsal history on the first rehearsal (RBAC cannot limit create by name)',
     });
   }
   rules.push({

@@ -1,0 +1,318 @@
+// The rehearsal driver: runs of the one engine (to the baseline if needed, then to the target), the rollback on
+// purpose from the upgrade's journal, the JSON report and the bounded history ConfigMap the action owns.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Kube } from '../cluster/kube.ts';
+import { acquireLease, currentHolderIdentity, type LeaseHold } from '../cluster/lease.ts';
+import { podSelector } from '../cluster/selector.ts';
+import { targetImage, type Plan } from '../plan/plan.ts';
+import {
+  boundHistory,
+  historyConfigMapName,
+  historyEntry,
+  parseHistory,
+  trendWarnings,
+  type CheckReport,
+  type HistoryEntry,
+  type PhaseName,
+  type PhaseReport,
+  type RehearsalReport,
+} from '../report/rehearsal.ts';
+import { rollback } from '../steps/rollback.ts';
+import { Journal, type JournalData } from './journal.ts';
+import { durationSeconds, type Outcome } from './outcome.ts';
+import { runUpgrade, type EngineDeps } from './run.ts';
+import type { StepRecord } from './timeline.ts';
+
+export const HISTORY_KEY = 'rehearsals.json';
+export { historyConfigMapName };
+
+export interface RehearsalResult {
+  readonly report: RehearsalReport;
+  readonly reportPath: string;
+  /** The engine runs, in order (baseline if it ran, upgrade), for their own summaries. */
+  readonly outcomes: readonly Outcome[];
+}
+
+const secondsBetween = (a: number, b: number): number => Math.max(0, Math.round((b - a) / 1000));
+const stepOf = (o: Outcome, id: string): StepRecord | undefined => o.steps.find((s) => s.id === id);
+const stepSeconds = (s: StepRecord | undefined): number | undefined =>
+  s ? secondsBetween(s.startedAt, s.endedAt) : undefined;
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export function defaultReportPath(plan: Plan, at: number): string {
+  const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
+  return join(process.env.RUNNER_TEMP || tmpdir(), `mdcore-rehearsal-${plan.deployment}-${stamp}.json`);
+}
+
+export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<RehearsalResult> {
+  const r = plan.rehearsal;
+  if (!r) throw new Error('internal: runRehearsal needs a plan with rehearsal set');
+  const now = deps.now ?? Date.now;
+  const { reporter } = deps;
+  const startedAt = now();
+  const reportPath = r.reportPath ?? defaultReportPath(plan, startedAt);
+  const workDir = mkdtempSync(join(process.env.RUNNER_TEMP || tmpdir(), 'mdcore-rehearsal-'));
+  // The upgrade's journal is what the rollback on purpose reads: kept on disk even for in-process runs.
+  const journalPath = deps.journalPath ?? join(workDir, 'journal.json');
+  const phases: PhaseReport[] = [];
+  const checks: CheckReport[] = [];
+  const outcomes: Outcome[] = [];
+  let failedPhase: PhaseName | undefined;
+  let error: string | undefined;
+  let broughtToBaseline = false;
+  let leftOn = 'unknown';
+  const base = { ...plan, rehearsal: undefined };
+  const addChecks = (phase: CheckReport['phase'], o: Outcome): void => {
+    for (const s of o.steps) checks.push({ phase, id: s.id, title: s.title, status: s.status });
+  };
+  const fail = (phase: PhaseName, why: string): void => {
+    failedPhase ??= phase;
+    error ??= `the ${phase} phase failed: ${why}`;
+  };
+
+  try {
+    // ---- baseline: a normal engine run to the baseline tag; 'unchanged' when staging is already there ----
+    reporter.info(`Rehearsal: bringing staging to the baseline ${r.baselineTag} if it runs something else.`);
+    const b = await runUpgrade({ ...base, tag: r.baselineTag, force: false }, { ...deps, journalPath });
+    outcomes.push(b);
+    addChecks('baseline', b);
+    broughtToBaseline = b.result === 'upgraded';
+    if (broughtToBaseline)
+      reporter.warning(
+        `Staging ran ${b.previousImage ?? '?'}, not the baseline ${r.baselineTag}: it was brought to the baseline first.`,
+        'Rehearsal baseline',
+      );
+    phases.push({
+      name: 'baseline',
+      seconds: durationSeconds(b),
+      ok: b.result === 'upgraded' || b.result === 'unchanged',
+      detail: broughtToBaseline
+        ? `brought from ${b.previousImage ?? '?'} to ${r.baselineTag}`
+        : b.result === 'unchanged'
+          ? `already on ${r.baselineTag}`
+          : `${b.result}: ${b.error?.split('\n')[0] ?? ''}`,
+    });
+    if (b.result !== 'upgraded' && b.result !== 'unchanged') {
+      fail('baseline', b.error ?? b.result);
+      leftOn = b.result === 'rolled-back' ? (b.previousImage ?? 'unknown') : 'unknown';
+      return done();
+    }
+    leftOn = r.baselineTag;
+
+    // ---- upgrade: the real upgrade with every check and verification; a failure is rolled back by the engine ----
+    const u = await runUpgrade({ ...base, force: false }, { ...deps, journalPath });
+    outcomes.push(u);
+    addChecks('upgrade', u);
+    const upgraded = u.result === 'upgraded';
+    phases.push({
+      name: 'upgrade',
+      seconds: durationSeconds(u),
+      ok: upgraded,
+      detail: upgraded
+        ? `${u.previousImage ?? '?'} → ${u.newImage ?? '?'}`
+        : `${u.result}: ${u.error?.split('\n')[0] ?? ''}`,
+    });
+    const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+    const apply = stepOf(u, 'apply');
+    const firstReady = upgraded ? await firstReadyAt(kube, plan) : undefined;
+    phases.push({
+      name: 'migration',
+      seconds: apply && firstReady !== undefined ? secondsBetween(apply.endedAt, firstReady) : undefined,
+      ok: upgraded,
+      detail: 'from the change to the first new pod ready (the database migration runs in it)',
+    });
+    const wait = stepOf(u, 'wait');
+    phases.push({
+      name: 'rollout',
+      seconds: stepSeconds(wait),
+      ok: wait?.status === 'ok' || wait?.status === 'warning',
+      detail: wait ? 'until every new pod was ready' : 'did not run',
+    });
+    const verify = stepOf(u, 'verify');
+    phases.push({
+      name: 'verification',
+      seconds: stepSeconds(verify),
+      ok: verify ? verify.status !== 'failed' : upgraded,
+      detail: verify
+        ? 'MD Core REST checks of the new version'
+        : 'no api-url: not verified through the REST API',
+    });
+    if (!upgraded) {
+      fail('upgrade', u.error ?? u.result);
+      leftOn = u.rolledBack ? r.baselineTag : u.rollbackFailed ? 'unknown (rollback failed)' : r.baselineTag;
+      return done();
+    }
+    leftOn = plan.tag;
+
+    // ---- rollback on purpose: the engine's own rollback from the upgrade's journal ----
+    if (!r.restore) {
+      phases.push({
+        name: 'rollback',
+        seconds: undefined,
+        ok: true,
+        detail: 'rehearsal-restore is false: left on the target',
+      });
+      return done();
+    }
+    const rb = await rollbackOnPurpose(kube, plan, deps, journalPath, workDir);
+    phases.push({ name: 'rollback', seconds: rb.seconds, ok: rb.ok, detail: rb.detail });
+    checks.push({
+      phase: 'rollback',
+      id: 'rollback',
+      title: `Roll back to ${r.baselineTag} and wait for it to be ready`,
+      status: rb.ok ? 'ok' : 'failed',
+    });
+    if (rb.ok) leftOn = r.baselineTag;
+    else {
+      fail('rollback', rb.detail);
+      leftOn = 'unknown (rollback failed)';
+    }
+    return done();
+  } catch (err) {
+    fail(failedPhase ?? (phases.length === 0 ? 'baseline' : 'rollback'), message(err));
+    return done();
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  async function done(): Promise<RehearsalResult> {
+    const passed = failedPhase === undefined;
+    const draft: RehearsalReport = {
+      version: 1,
+      namespace: plan.namespace,
+      deployment: plan.deployment,
+      baselineTag: r?.baselineTag ?? '',
+      targetTag: plan.tag,
+      startedAt: new Date(startedAt).toISOString(),
+      endedAt: new Date(now()).toISOString(),
+      passed,
+      failedPhase,
+      error: error === undefined ? undefined : reporter.mask(error),
+      broughtToBaseline,
+      leftOn,
+      phases,
+      checks,
+      trend: [],
+    };
+    let trend: string[] = [];
+    try {
+      const earlier = await keepHistory(plan, historyEntry(draft), r?.history ?? 10);
+      trend = trendWarnings(historyEntry(draft).seconds, earlier);
+      for (const t of trend) reporter.warning(t, 'Rehearsal slower than usual');
+    } catch (err) {
+      reporter.warning(
+        `The rehearsal history was not updated (${message(err)}); the trend is not shown. Check that the Role allows ConfigMap ${historyConfigMapName(plan.deployment)} get, create and update.`,
+        'Rehearsal history',
+      );
+    }
+    const report = { ...draft, trend };
+    mkdirSync(dirname(reportPath), { recursive: true });
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    return { report, reportPath, outcomes };
+  }
+}
+
+/** When the first pod of the target image turned ready (the migration runs before it can). */
+async function firstReadyAt(kube: Kube, plan: Plan): Promise<number | undefined> {
+  const dep = await kube.getDeployment(plan.namespace, plan.deployment);
+  if (!dep) return undefined;
+  const image = targetImage(plan);
+  const times = (await kube.listPods(plan.namespace, podSelector(dep)))
+    .filter((p) => p.spec?.containers.some((c) => c.name === plan.container && c.image === image))
+    .map(
+      (p) => p.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime,
+    )
+    .filter((t): t is Date => t !== undefined)
+    .map((t) => new Date(t).getTime());
+  return times.length ? Math.min(...times) : undefined;
+}
+
+/** The same rollback the engine makes after a failure, under the Deployment's Lease, recorded in the journal. */
+async function rollbackOnPurpose(
+  kube: Kube,
+  plan: Plan,
+  deps: EngineDeps,
+  journalPath: string,
+  workDir: string,
+): Promise<{ ok: boolean; seconds: number; detail: string }> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const data = Journal.load(journalPath);
+  if (!data)
+    return { ok: false, seconds: 0, detail: "the upgrade's journal is missing: nothing to roll back from" };
+  const kubeconfigFile = join(workDir, 'kubeconfig');
+  writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
+  let lease: LeaseHold | undefined;
+  try {
+    lease = await acquireLease(kube, {
+      namespace: plan.namespace,
+      deployment: plan.deployment,
+      holder: deps.leaseHolder ?? currentHolderIdentity(),
+      onLost: (why) => deps.reporter.warning(why, 'Lease lost'),
+    });
+    // From here the post step would finish the rollback if the job is cancelled.
+    // The upgrade's wrap-up restores progressDeadlineSeconds after its last recorded generation, so the
+    // generation cannot tell this run's change apart: the undo goes ahead only while the target image runs.
+    const resumed: JournalData = { ...data, knownGeneration: undefined, lease: lease.ref, phase: 'changing' };
+    const journal = new Journal(resumed, journalPath);
+    deps.reporter.info(`Rehearsal: rolling back on purpose to ${data.previousImage ?? 'the baseline'}.`);
+    const dep = await kube.getDeployment(plan.namespace, plan.deployment);
+    const res = await rollback(journal.data, {
+      kube,
+      reporter: deps.reporter,
+      kubectl: () => deps.tools.kubectl(),
+      helm: () => deps.tools.helm(),
+      kubeconfigFile,
+      selector: dep ? podSelector(dep) : '',
+      timeoutSeconds: plan.timeoutSeconds,
+      mode: 'rollout-undo',
+      signal: undefined,
+      detail: (t) => deps.reporter.info(t),
+    });
+    journal.update({ phase: res.ok ? 'rolled-back' : 'rollback-failed' });
+    const detail = res.ok
+      ? `back on ${data.previousImage ?? 'the baseline'}, every pod ready`
+      : `${res.problems.join('; ')}. To finish by hand: ${res.manual.join(' && ')}`;
+    return { ok: res.ok, seconds: secondsBetween(started, now()), detail };
+  } catch (err) {
+    return { ok: false, seconds: secondsBetween(started, now()), detail: message(err) };
+  } finally {
+    if (lease) {
+      const rel = await lease.release();
+      const left: JournalData = { ...(Journal.load(journalPath) ?? data), lease: undefined };
+      if (rel.released) new Journal(left, journalPath);
+    }
+  }
+}
+
+/** Appends this rehearsal to the history ConfigMap (bounded), returning the entries before it. */
+async function keepHistory(plan: Plan, entry: HistoryEntry, keep: number): Promise<HistoryEntry[]> {
+  const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+  const name = historyConfigMapName(plan.deployment);
+  const current = await kube.getConfigMap(plan.namespace, name);
+  const earlier = parseHistory(current?.data?.[HISTORY_KEY]);
+  const text = JSON.stringify(boundHistory(earlier, entry, keep));
+  if (current)
+    await kube.patchConfigMapData(
+      plan.namespace,
+      name,
+      { [HISTORY_KEY]: text },
+      current.metadata?.resourceVersion,
+    );
+  else {
+    const { CoreV1Api } = await import('../cluster/client-node.ts');
+    await kube.kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({
+      namespace: plan.namespace,
+      body: {
+        metadata: {
+          name,
+          labels: { 'app.kubernetes.io/managed-by': 'mdcore-upgrade-action' },
+        },
+        data: { [HISTORY_KEY]: text },
+      },
+    });
+  }
+  return earlier;
+}

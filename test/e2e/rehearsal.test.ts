@@ -1,0 +1,160 @@
+// Rehearsal mode on the real embedded cluster (kubectl route, rolling update): both directions, the report
+// file, the history ConfigMap, a target that never becomes ready, and staging off the baseline at the start.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  historyConfigMapName,
+  HISTORY_KEY,
+  runRehearsal,
+  type RehearsalResult,
+} from '../../src/engine/rehearsal.ts';
+import { formatInputErrors, parseInputs } from '../../src/plan/inputs.ts';
+import { MemoryReporter } from '../../src/report/reporter.ts';
+import { renderRehearsal, type RehearsalReport } from '../../src/report/rehearsal.ts';
+import { e2eCluster, kubectlJson } from './cluster/context.ts';
+import { tagFor } from './cluster/stages.ts';
+import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
+import { useNamespaces } from './support/namespaces.ts';
+
+const namespace = useNamespaces();
+const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-e2e-'));
+afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
+
+interface Rehearsed extends RehearsalResult {
+  reporter: MemoryReporter;
+  summary: string;
+  fileReport: RehearsalReport;
+}
+
+async function rehearse(inputs: Record<string, string>): Promise<Rehearsed> {
+  const c = e2eCluster();
+  const parsed = parseInputs({
+    kubeconfig: readFileSync(c.kubeconfig, 'utf8'),
+    'kubectl-version': '1.36.3',
+    method: 'kubectl',
+    rehearsal: 'true',
+    ...inputs,
+  });
+  if (!parsed.ok) throw new Error(formatInputErrors(parsed.errors));
+  const reporter = new MemoryReporter();
+  const res = await runRehearsal(parsed.plan, {
+    reporter,
+    tools: { kubectl: async () => c.kubectl, helm: async () => c.helm3 },
+  });
+  expect(existsSync(res.reportPath)).toBe(true);
+  const fileReport = JSON.parse(readFileSync(res.reportPath, 'utf8')) as RehearsalReport;
+  return { ...res, reporter, summary: renderRehearsal(res.report, res.reportPath), fileReport };
+}
+
+async function history(ns: string): Promise<unknown[]> {
+  const cm = await kubectlJson<{ data?: Record<string, string> }>([
+    'get',
+    'configmap',
+    historyConfigMapName('md-core'),
+    '-n',
+    ns,
+  ]);
+  return JSON.parse(cm.data?.[HISTORY_KEY] ?? 'null') as unknown[];
+}
+
+describe('rehearsal (kubectl route, rolling update)', () => {
+  it('upgrades to the target and rolls back to the baseline; report written, history grows per run', async () => {
+    const ns = await namespace('rehearsal-pass');
+    await installFixture(ns, { replicas: 1 });
+    const cmBefore = await configMapsData(ns);
+    const report = join(reportDir, 'pass.json');
+
+    const first = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      'rehearsal-report': report,
+    });
+    expect(first.report.error).toBeUndefined();
+    expect(first.report.passed).toBe(true);
+    expect(first.reportPath).toBe(report);
+    expect(first.fileReport).toEqual(first.report);
+    expect(first.report.broughtToBaseline).toBe(false);
+    expect(first.report.leftOn).toBe('5.19.0');
+    const phases = Object.fromEntries(first.report.phases.map((p) => [p.name, p]));
+    expect(Object.keys(phases)).toEqual([
+      'baseline',
+      'upgrade',
+      'migration',
+      'rollout',
+      'verification',
+      'rollback',
+    ]);
+    expect(phases.baseline?.detail).toBe('already on 5.19.0');
+    expect(phases.upgrade?.ok).toBe(true);
+    expect(phases.rollout?.seconds).toBeTypeOf('number');
+    expect(phases.migration?.seconds).toBeTypeOf('number');
+    expect(phases.rollback?.ok).toBe(true);
+    expect(
+      first.report.checks.some((c) => c.phase === 'upgrade' && c.id === 'wait' && c.status === 'ok'),
+    ).toBe(true);
+    expect(first.report.checks.find((c) => c.phase === 'rollback')?.status).toBe('ok');
+    // The upgrade really happened: the upgrade run's outcome moved the image.
+    expect(first.outcomes.map((o) => o.result)).toEqual(['unchanged', 'upgraded']);
+
+    const view = await deploymentView(ns);
+    expect(view.image).toBe(`${IMAGE}:5.19.0`);
+    expect(await configMapsData(ns)).toEqual({
+      ...cmBefore,
+      [historyConfigMapName('md-core')]: expect.any(String) as unknown as string,
+    });
+    expect(await history(ns)).toHaveLength(1);
+    expect(first.summary).toContain('Rehearsal passed: 5.19.0 → 5.20.0 → 5.19.0');
+
+    const second = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      'rehearsal-report': report,
+    });
+    expect(second.report.passed).toBe(true);
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+    expect(await history(ns)).toHaveLength(2);
+  });
+
+  it('fails naming the upgrade phase when the target never becomes ready; staging back on the baseline', async () => {
+    const ns = await namespace('rehearsal-never-ready');
+    await installFixture(ns, { replicas: 1 });
+    const res = await rehearse({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'never-ready'),
+      'baseline-tag': '5.19.0',
+      timeout: '20s',
+      'rehearsal-report': join(reportDir, 'never-ready.json'),
+    });
+    expect(res.report.passed).toBe(false);
+    expect(res.report.failedPhase).toBe('upgrade');
+    expect(res.report.error).toMatch(/^the upgrade phase failed: /);
+    expect(res.report.leftOn).toBe('5.19.0');
+    expect(res.fileReport.passed).toBe(false);
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+    expect(res.summary).toContain('Rehearsal FAILED in the upgrade phase');
+    expect(await history(ns)).toHaveLength(1);
+  });
+
+  it('brings staging to the baseline first when it runs something else, and says so', async () => {
+    const ns = await namespace('rehearsal-off-baseline');
+    await installFixture(ns, { replicas: 1, tag: '5.18.0' });
+    const res = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      'rehearsal-report': join(reportDir, 'off-baseline.json'),
+    });
+    expect(res.report.error).toBeUndefined();
+    expect(res.report.passed).toBe(true);
+    expect(res.report.broughtToBaseline).toBe(true);
+    expect(res.outcomes.map((o) => o.result)).toEqual(['upgraded', 'upgraded']);
+    expect(res.report.phases[0]?.detail).toBe(`brought from ${IMAGE}:5.18.0 to 5.19.0`);
+    expect(res.summary).toContain('it was brought there first');
+    expect(res.reporter.text()).toContain('it was brought to the baseline first');
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+  });
+});
