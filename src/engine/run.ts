@@ -56,6 +56,12 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   const now = deps.now ?? Date.now;
   const { reporter } = deps;
   const outcome = newOutcome(plan, now());
+  // A rehearsal is several runs (engine/rehearsal.ts); run as one plain upgrade it would leave staging on the target.
+  if (plan.rehearsal) {
+    outcome.error =
+      'internal: a rehearsal plan was given to runUpgrade; the entry point must call runRehearsal (engine/rehearsal.ts). Nothing in the cluster was changed.';
+    return outcome;
+  }
   const timeline = new Timeline(reporter, now);
   outcome.steps = timeline.steps;
   for (const s of [

@@ -1,0 +1,106 @@
+// The action's rehearsal step: outputs, the summary (the rehearsal's section first), the failure naming the
+// phase; and the engine refusing a rehearsal plan given to it as one plain upgrade.
+import { describe, expect, it } from 'vitest';
+import { newOutcome } from '../../src/engine/outcome.ts';
+import type { RehearsalResult } from '../../src/engine/rehearsal.ts';
+import { runUpgrade } from '../../src/engine/run.ts';
+import { parseInputs } from '../../src/plan/inputs.ts';
+import type { Plan } from '../../src/plan/plan.ts';
+import { MemoryReporter } from '../../src/report/reporter.ts';
+import type { RehearsalReport } from '../../src/report/rehearsal.ts';
+import { rehearsalStep } from '../../src/rehearsal-step.ts';
+
+function rehearsalPlan(): Plan {
+  const res = parseInputs({
+    namespace: 'staging',
+    tag: '5.20.0',
+    method: 'kubectl',
+    rehearsal: 'true',
+    'baseline-tag': '5.19.0',
+  });
+  if (!res.ok) throw new Error(JSON.stringify(res.errors));
+  return res.plan;
+}
+
+const report = (over: Partial<RehearsalReport>): RehearsalReport => ({
+  version: 1,
+  namespace: 'staging',
+  deployment: 'md-core',
+  baselineTag: '5.19.0',
+  targetTag: '5.20.0',
+  startedAt: '2026-12-02T05:00:00.000Z',
+  endedAt: '2026-12-02T05:04:00.000Z',
+  passed: true,
+  failedPhase: undefined,
+  error: undefined,
+  broughtToBaseline: false,
+  leftOn: '5.19.0',
+  phases: [],
+  checks: [],
+  trend: [],
+  ...over,
+});
+
+async function step(r: RehearsalReport, secret?: string) {
+  const plan = rehearsalPlan();
+  const reporter = new MemoryReporter();
+  if (secret) reporter.secret(secret);
+  const outputs: Record<string, string> = {};
+  const failed: string[] = [];
+  let summary = '';
+  const result: RehearsalResult = {
+    report: r,
+    reportPath: 'out/rehearsal.json',
+    outcomes: [newOutcome({ ...plan, tag: '5.19.0', rehearsal: undefined }, 0), newOutcome(plan, 0)],
+  };
+  await rehearsalStep(
+    plan,
+    { reporter, tools: { kubectl: async () => 'kubectl', helm: async () => 'helm' } },
+    {
+      setOutput: (k, v) => (outputs[k] = v),
+      setFailed: (m) => failed.push(m),
+      writeSummary: async (md) => (summary = md),
+    },
+    async () => result,
+  );
+  return { outputs, failed, summary };
+}
+
+describe('rehearsal step', () => {
+  it('passed: outputs, the rehearsal section before each run, not failed', async () => {
+    const s = await step(report({}));
+    expect(s.outputs).toEqual({ 'rehearsal-report': 'out/rehearsal.json', result: 'rehearsed' });
+    expect(s.failed).toEqual([]);
+    expect(s.summary.indexOf('## Rehearsal passed')).toBe(0);
+    expect(s.summary).toContain('### To the baseline');
+    expect(s.summary).toContain('### Upgrade to the target');
+  });
+
+  it('failed: fails the job naming the phase and where staging was left, secrets masked', async () => {
+    const s = await step(
+      report({
+        passed: false,
+        failedPhase: 'upgrade',
+        error: 'the upgrade phase failed: token s3cr3t-t0ken',
+      }),
+      's3cr3t-t0ken',
+    );
+    expect(s.outputs.result).toBe('failed');
+    expect(s.failed).toHaveLength(1);
+    expect(s.failed[0]).toMatch(/^Rehearsal failed in the upgrade phase; staging left on 5\.19\.0\. /);
+    expect(s.failed[0]).not.toContain('s3cr3t-t0ken');
+    expect(s.summary).not.toContain('s3cr3t-t0ken');
+  });
+});
+
+describe('runUpgrade with a rehearsal plan', () => {
+  it('refuses before contacting anything: a single run would leave staging on the target', async () => {
+    const o = await runUpgrade(rehearsalPlan(), {
+      reporter: new MemoryReporter(),
+      tools: { kubectl: async () => 'kubectl', helm: async () => 'helm' },
+    });
+    expect(o.result).toBe('failed');
+    expect(o.error).toContain('must call runRehearsal');
+    expect(o.steps).toEqual([]);
+  });
+});
