@@ -1,6 +1,6 @@
 // The Kubernetes API as the engine needs it: read, patch, check permissions, watch. @kubernetes/client-node is
 // loaded only here, and only when a run gets this far (it costs ~0.25 s to load).
-import type * as ClientNodeModule from '@kubernetes/client-node';
+import type * as ClientNodeModule from './client-node.ts';
 type ClientNode = typeof ClientNodeModule;
 import type {
   AppsV1Api,
@@ -107,7 +107,7 @@ export class Kube {
 
   static async connect(options: KubeConnectOptions): Promise<Kube> {
     const [lib, pkg] = await Promise.all([
-      import('@kubernetes/client-node'),
+      import('./client-node.ts'),
       import('@kubernetes/client-node/package.json', { with: { type: 'json' } }),
     ]);
     const kc = new lib.KubeConfig();
