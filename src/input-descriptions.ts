@@ -50,7 +50,7 @@ export const INPUT_DESCRIPTIONS: Readonly<Record<string, { readonly description:
   "green-replicas": { description: "blue-green: how many pods green runs; default blue's replica count. Fewer lowers the activations needed at the peak.", required: false },
   "activations": { description: "blue-green: licensed activations md-core may use; the run is refused when blue + green pods would need more.", required: false },
   "scale-down-delay": { description: "blue-green: how long blue keeps running after the switch before it is scaled to 0, e.g. 60 or 5m.", required: false },
-  "green-api-url": { description: "blue-green: MD Core's REST base URL that reaches green's pods (e.g. through the preview Service); when given, green is verified before any traffic moves.", required: false },
+  "green-api-url": { description: "blue-green: MD Core's REST base URL that reaches green's pods, where {preview} and {namespace} stand for the preview Service and the namespace (e.g. http://{preview}.{namespace}.svc:8008 from a runner in the cluster); when given, green is verified before any traffic moves.", required: false },
   "rehearsal": { description: "Rehearse instead of a plain upgrade (scheduled staging runs): bring staging to baseline-tag, upgrade it to tag with every check, then roll back to the baseline on purpose and wait for it. Passes only when both directions worked. kubectl route and rolling-update in this version.", required: false },
   "baseline-tag": { description: "rehearsal: the tag production runs. Staging is brought there first when it runs something else, and is left there afterwards.", required: false },
   "rehearsal-restore": { description: "rehearsal: roll back to baseline-tag after the upgrade. false keeps staging on tag.", required: false },

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { valuesTree } from './helm-values.ts';
 import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
+import { fillGreenUrl, SAMPLE_GREEN_NAMES } from '../steps/blue-green.ts';
 import { insecureHttpProblem } from './url-policy.ts';
 import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
 
@@ -401,8 +402,11 @@ export const INPUT_SPECS = {
   'scale-down-delay': { default: '60', accepted: 'a duration such as 0, 60 or 5m', check: pullGrace },
   'green-api-url': {
     default: '',
-    accepted: "the REST base URL of green's pods, e.g. http://md-core-preview.mdcore.svc:8008",
-    check: optional(url),
+    accepted: "the REST base URL of green's pods, e.g. http://{preview}.{namespace}.svc:8008",
+    check: optional((v: string) => {
+      const r = url(fillGreenUrl(v, SAMPLE_GREEN_NAMES));
+      return 'problem' in r ? r : ok(v);
+    }),
   },
   rehearsal: { default: 'false', accepted: 'true or false', check: bool },
   'baseline-tag': {
@@ -603,7 +607,8 @@ const schema = z
       });
     }
     for (const name of ['api-url', 'tools-mirror', 'green-api-url'] as const) {
-      const problem = v[name] ? insecureHttpProblem(name, v[name], v['allow-insecure-http']) : undefined;
+      const given = name === 'green-api-url' && v[name] ? fillGreenUrl(v[name], SAMPLE_GREEN_NAMES) : v[name];
+      const problem = given ? insecureHttpProblem(name, given, v['allow-insecure-http']) : undefined;
       if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }
     const secretSet = [

@@ -10,6 +10,8 @@ import { targetImage } from '../plan/plan.ts';
 import {
   checkActivations,
   chooseServingService,
+  endpointView,
+  fillGreenUrl,
   greenFromBlue,
   holdWatchingEndpoints,
   previewName,
@@ -183,7 +185,12 @@ function verifyGreen(): Step {
     title: 'Verify green before any traffic moves',
     async run(ctx, h) {
       // The same checks as after a rolling update, through the URL that reaches green's pods only.
-      const greenCtx = { ...ctx, plan: { ...ctx.plan, apiUrl: ctx.plan.greenApiUrl } };
+      const bg = record(ctx);
+      const apiUrl = fillGreenUrl(ctx.plan.greenApiUrl ?? '', {
+        preview: bg.preview,
+        namespace: ctx.target.namespace,
+      });
+      const greenCtx = { ...ctx, plan: { ...ctx.plan, apiUrl } };
       const api = await openApi(greenCtx, h, { required: true });
       try {
         const problems = await verifyServing(greenCtx, api, h);
@@ -211,6 +218,11 @@ function switchService(): Step {
         throw new Error(
           `Service ${ns}/${bg.service} was changed by someone else since the plan (selector now ${JSON.stringify(now.spec?.selector ?? {})}): not switched, so their change is not overwritten`,
         );
+      const before = endpointView(await ctx.kube.listEndpointSlices(ns, bg.service));
+      h.detail(
+        `endpoints before the switch: ready ${before.ready.join(', ') || 'none'}; not ready ${before.notReady.join(', ') || 'none'}`,
+      );
+      checkCancelled(ctx, 'switching the Service');
       const at = ctx.now();
       ctx.journal.recordBlueGreen({ switched: true, switchedAt: at });
       await ctx.kube.setServiceSelector(ns, bg.service, bg.greenSelector, now.metadata?.resourceVersion);

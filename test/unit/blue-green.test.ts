@@ -409,6 +409,20 @@ describe('inputs', () => {
       );
   });
 
+  it('green-api-url: {preview} and {namespace} are filled in; the template is checked as a URL', async () => {
+    const { fillGreenUrl } = await import('../../src/steps/blue-green.ts');
+    const p = plan({ 'green-api-url': 'http://{preview}.{namespace}.svc:8008' });
+    expect(fillGreenUrl(p.greenApiUrl ?? '', { preview: 'md-core-green-preview', namespace: 'mdcore' })).toBe(
+      'http://md-core-green-preview.mdcore.svc:8008',
+    );
+    expect(refusal({ 'green-api-url': 'http://{preview}.{namespace}.svc:8008/a b' })).toMatch(
+      /'green-api-url'.*whitespace/,
+    );
+    expect(refusal({ 'green-api-url': 'http://{preview}.example.com:8008' })).toMatch(
+      /'green-api-url' uses plain http:/,
+    );
+  });
+
   it('green-api-url follows the insecure-http policy of api-url', () => {
     expect(refusal({ 'green-api-url': 'http://203.0.113.9:8008' })).toMatch(/green-api-url/);
   });
