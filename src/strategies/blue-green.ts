@@ -1,6 +1,7 @@
 // Blue-green (plain Deployments, kubectl route): green is created next to blue, watched to readiness and
 // verified through its own URL before any traffic moves; then one patch switches the serving Service to green,
 // the EndpointSlices confirm it, and blue is scaled to 0 after scale-down-delay (kept for a switch back).
+import { KubeError } from '../cluster/kube.ts';
 import { podSelector } from '../cluster/selector.ts';
 import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { BlueGreenRecord } from '../engine/journal.ts';
@@ -168,14 +169,25 @@ function createGreen(carry: BlueGreenCarry): Step {
       const green = need(carry.green);
       checkCancelled(ctx, 'creating green');
       ctx.journal.recordBlueGreen({ greenCreated: true });
-      await ctx.kube.createDeployment(ns, green.manifest);
+      await ctx.kube.createDeployment(ns, green.manifest).catch(notOurs(ctx, { greenCreated: false }));
       h.detail(`Deployment ${green.name} created`);
       checkCancelled(ctx, 'creating the preview Service');
       ctx.journal.recordBlueGreen({ previewCreated: true });
-      await ctx.kube.createService(ns, need(carry.preview));
+      await ctx.kube.createService(ns, need(carry.preview)).catch(notOurs(ctx, { previewCreated: false }));
       h.detail(`Service ${need(carry.preview).metadata?.name ?? ''} created`);
       ctx.journal.update({ phase: 'waiting' });
     },
+  };
+}
+
+/**
+ * A create refused with 409 found an object someone else made after the plan: it is not this run's, so the
+ * journal forgets it and a rollback leaves it alone.
+ */
+function notOurs(ctx: RunContext, reset: Partial<BlueGreenRecord>): (err: unknown) => never {
+  return (err) => {
+    if (err instanceof KubeError && err.status === 409) ctx.journal.recordBlueGreen(reset);
+    throw err;
   };
 }
 

@@ -3,12 +3,13 @@
 import type { V1Deployment, V1EndpointSlice, V1Service } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { afterFailure } from '../../src/engine/after-failure.ts';
-import { wasMutated, type BlueGreenRecord, type JournalData } from '../../src/engine/journal.ts';
+import { Journal, wasMutated, type BlueGreenRecord, type JournalData } from '../../src/engine/journal.ts';
 import type { Facts, StrategySteps } from '../../src/engine/step.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
-import type { Kube } from '../../src/cluster/kube.ts';
+import { KubeError, type Kube } from '../../src/cluster/kube.ts';
+import type { RunContext } from '../../src/engine/context.ts';
 import { manualBlueGreenCommands, rollbackBlueGreen } from '../../src/steps/blue-green-rollback.ts';
 import {
   checkActivations,
@@ -459,6 +460,87 @@ describe('strategy steps', () => {
       ['plan-blue-green', 'api'],
       ['create-green', 'wait', 'switch', 'endpoints', 'verify-serving', 'hold-blue', 'scale-down-blue'],
     ]);
+  });
+});
+
+describe('plan and create steps against a fake API', () => {
+  const route = { name: 'kubectl' } as Route<unknown>;
+  const facts = { state: {}, route, db: { name: 'metadefender_core', reason: 'test' } } as unknown as Facts;
+
+  function setup(o: { helmRelease?: string; existing?: boolean; createStatus?: number } = {}) {
+    const calls: string[] = [];
+    const kube = {
+      listServices: async () => [svc('md-core', { app: 'md-core' })],
+      getDeployment: async (_ns: string, name: string) =>
+        o.existing && name === 'md-core-green' ? blue() : undefined,
+      getService: async () => undefined,
+      createDeployment: async (_ns: string, d: V1Deployment) => {
+        calls.push(`create deployment ${d.metadata?.name ?? ''}`);
+        if (o.createStatus) throw new KubeError('creating: HTTP 409: AlreadyExists', o.createStatus);
+        return d;
+      },
+      createService: async (_ns: string, x: V1Service) => {
+        calls.push(`create service ${x.metadata?.name ?? ''}`);
+        return x;
+      },
+    } as unknown as Kube;
+    const p = plan({ activations: '4' });
+    const journal = new Journal({
+      namespace: 'mdcore',
+      deployment: 'md-core',
+      container: 'md-core',
+      method: 'kubectl',
+      rollback: 'auto',
+    });
+    const ctx = {
+      plan: p,
+      target: { namespace: 'mdcore', deployment: 'md-core', container: 'md-core', selector: 'app=md-core' },
+      kube,
+      journal,
+      signal: undefined,
+      now: () => 0,
+      outcome: { extraOutputs: {} },
+      state: { deployment: blue(), replicas: 2, helmRelease: o.helmRelease },
+    } as unknown as RunContext;
+    const details: string[] = [];
+    const h = { detail: (t: string) => details.push(t), warn: (t: string) => details.push(`warn: ${t}`) };
+    const steps = strategyFor(p)(p, facts);
+    return { ctx, h, steps, calls, journal, details };
+  }
+
+  it('plans (journal record with nothing changed yet), then creates green and the preview in that order', async () => {
+    const { ctx, h, steps, calls, journal, details } = setup();
+    await steps.checks[0]?.run(ctx, h);
+    expect(journal.data.blueGreen).toMatchObject({
+      green: 'md-core-green',
+      service: 'md-core',
+      blueReplicas: 2,
+    });
+    expect(journal.mutated).toBe(false);
+    expect(details.join('\n')).toContain('licence activations at the peak: 4 of 4');
+    await steps.changes[0]?.run(ctx, h);
+    expect(calls).toEqual(['create deployment md-core-green', 'create service md-core-green-preview']);
+    expect(journal.data.blueGreen).toMatchObject({ greenCreated: true, previewCreated: true });
+  });
+
+  it('a green that appeared after the plan (409) is not recorded as ours, so a rollback leaves it', async () => {
+    const { ctx, h, steps, journal } = setup({ createStatus: 409 });
+    await steps.checks[0]?.run(ctx, h);
+    await expect(steps.changes[0]?.run(ctx, h)).rejects.toThrow(/409/);
+    expect(journal.data.blueGreen?.greenCreated).toBe(false);
+    expect(afterFailure(journal.data).kind).toBe('nothing');
+  });
+
+  it('refuses a helm-managed Deployment and a green left by an earlier run, before any change', async () => {
+    const helm = setup({ helmRelease: 'mdcore' });
+    await expect(helm.steps.checks[0]?.run(helm.ctx, helm.h)).rejects.toThrow(
+      /managed by helm release mdcore: blue-green's hand-over to a helm release is not built yet/,
+    );
+    const left = setup({ existing: true });
+    await expect(left.steps.checks[0]?.run(left.ctx, left.h)).rejects.toThrow(
+      /Deployment mdcore\/md-core-green already exists/,
+    );
+    expect(left.calls).toEqual([]);
   });
 });
 
