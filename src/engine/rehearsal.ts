@@ -19,10 +19,13 @@ import {
   type PhaseReport,
   type RehearsalReport,
 } from '../report/rehearsal.ts';
+import type { MdCoreClient } from '../core-api/client.ts';
+import { describeApiError, openApi, versionMatches } from '../steps/core-api.ts';
 import { rollback } from '../steps/rollback.ts';
 import { Journal, type JournalData } from './journal.ts';
 import { durationSeconds, type Outcome } from './outcome.ts';
 import { runUpgrade, type EngineDeps } from './run.ts';
+import { userTarget } from './target.ts';
 import type { StepRecord } from './timeline.ts';
 
 export const HISTORY_KEY = 'rehearsals.json';
@@ -102,6 +105,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     leftOn = r.baselineTag;
 
     // ---- upgrade: the real upgrade with every check and verification; a failure is rolled back by the engine ----
+    reporter.info(`Rehearsal: upgrading staging from ${r.baselineTag} to ${plan.tag}.`);
     const u = await runUpgrade({ ...base, force: false }, { ...deps, journalPath });
     outcomes.push(u);
     addChecks('upgrade', u);
@@ -156,13 +160,30 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
       });
       return done();
     }
+    const rollbackStarted = now();
     const rb = await rollbackOnPurpose(kube, plan, deps, journalPath, workDir);
-    phases.push({ name: 'rollback', seconds: rb.seconds, ok: rb.ok, detail: rb.detail });
     checks.push({
       phase: 'rollback',
       id: 'rollback',
       title: `Roll back to ${r.baselineTag} and wait for it to be ready`,
       status: rb.ok ? 'ok' : 'failed',
+    });
+    if (rb.ok) {
+      const served = await baselineServes(kube, plan, deps, r.baselineTag);
+      checks.push({
+        phase: 'rollback',
+        id: 'verify-baseline',
+        title: `Verify that ${r.baselineTag} serves again`,
+        status: served.status,
+      });
+      if (served.status === 'failed') Object.assign(rb, { ok: false, detail: served.detail });
+      else rb.detail = `${rb.detail}; ${served.detail}`;
+    }
+    phases.push({
+      name: 'rollback',
+      seconds: secondsBetween(rollbackStarted, now()),
+      ok: rb.ok,
+      detail: rb.detail,
     });
     if (rb.ok) leftOn = r.baselineTag;
     else {
@@ -212,6 +233,67 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
     return { report, reportPath, outcomes };
   }
+}
+
+/** Through the REST API when api-url is given (verify not off): /readyz answers and /version is the baseline. */
+async function baselineServes(
+  kube: Kube,
+  plan: Plan,
+  deps: EngineDeps,
+  baselineTag: string,
+): Promise<{ status: 'ok' | 'skipped' | 'failed'; detail: string }> {
+  if (!plan.apiUrl || plan.verify === 'off')
+    return { status: 'skipped', detail: 'no api-url: serving not checked through the REST API' };
+  const notes: string[] = [];
+  const step = { detail: (t: string) => notes.push(t), warn: (t: string) => deps.reporter.warning(t) };
+  try {
+    const api = await openApi(
+      { plan, kube, reporter: deps.reporter, signal: deps.signal, target: userTarget(plan, '') },
+      step,
+      { required: true },
+    );
+    try {
+      const problem = await waitForVersion(api.client, baselineTag);
+      if (problem) return { status: plan.verify === 'warn' ? 'ok' : 'failed', detail: problem };
+      return { status: 'ok', detail: `${baselineTag} serves again (/readyz 200, /version matches)` };
+    } finally {
+      await api.close();
+    }
+  } catch (err) {
+    return {
+      status: plan.verify === 'warn' ? 'ok' : 'failed',
+      detail: `REST check after the rollback: ${message(err)}`,
+    };
+  }
+}
+
+export const VERSION_POLL = { attempts: 30, intervalMs: 2_000 } as const;
+
+/**
+ * Polls /readyz and /version until the baseline answers (the Service may route to a terminating pod of the
+ * target for a moment). Returns the problem, or undefined once it serves; bounded by VERSION_POLL.
+ */
+export async function waitForVersion(
+  client: Pick<MdCoreClient, 'readyz' | 'version'>,
+  tag: string,
+  poll: { attempts: number; intervalMs: number } = VERSION_POLL,
+): Promise<string | undefined> {
+  let last = 'no answer yet';
+  for (let attempt = 1; attempt <= poll.attempts; attempt++) {
+    try {
+      const ready = await client.readyz();
+      if (!ready.ok) last = `/readyz answered ${ready.status}`;
+      else {
+        const v = await client.version();
+        if (versionMatches(v.version, tag)) return undefined;
+        last = `/version reports ${v.version}, not the baseline ${tag}`;
+      }
+    } catch (err) {
+      last = describeApiError(err);
+    }
+    if (attempt < poll.attempts) await new Promise((res) => setTimeout(res, poll.intervalMs));
+  }
+  return `after the rollback, ${last} (checked ${poll.attempts} times, ${(poll.attempts * poll.intervalMs) / 1000} s)`;
 }
 
 /** When the first pod of the target image turned ready (the migration runs before it can). */

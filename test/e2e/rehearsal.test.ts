@@ -13,7 +13,8 @@ import {
 import { formatInputErrors, parseInputs } from '../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../src/report/reporter.ts';
 import { renderRehearsal, type RehearsalReport } from '../../src/report/rehearsal.ts';
-import { e2eCluster, kubectlJson } from './cluster/context.ts';
+import { startStandin } from '../support/mdcore-standin.ts';
+import { e2eCluster, kubectl, kubectlJson } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
@@ -28,7 +29,10 @@ interface Rehearsed extends RehearsalResult {
   fileReport: RehearsalReport;
 }
 
-async function rehearse(inputs: Record<string, string>): Promise<Rehearsed> {
+async function rehearse(
+  inputs: Record<string, string>,
+  reporter: MemoryReporter = new MemoryReporter(),
+): Promise<Rehearsed> {
   const c = e2eCluster();
   const parsed = parseInputs({
     kubeconfig: readFileSync(c.kubeconfig, 'utf8'),
@@ -38,7 +42,6 @@ async function rehearse(inputs: Record<string, string>): Promise<Rehearsed> {
     ...inputs,
   });
   if (!parsed.ok) throw new Error(formatInputErrors(parsed.errors));
-  const reporter = new MemoryReporter();
   const res = await runRehearsal(parsed.plan, {
     reporter,
     tools: { kubectl: async () => c.kubectl, helm: async () => c.helm3 },
@@ -117,6 +120,87 @@ describe('rehearsal (kubectl route, rolling update)', () => {
     expect(second.report.passed).toBe(true);
     expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
     expect(await history(ns)).toHaveLength(2);
+
+    // rehearsal-history bounds what is kept: the newest entries only.
+    const third = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      'rehearsal-report': report,
+      'rehearsal-history': '2',
+    });
+    expect(third.report.passed).toBe(true);
+    const kept = (await history(ns)) as { at: string }[];
+    expect(kept.map((e) => e.at)).toEqual([second.report.startedAt, third.report.startedAt]);
+  });
+
+  it('with api-url, verifies the target after the upgrade and the baseline after the rollback', async () => {
+    const ns = await namespace('rehearsal-api');
+    await installFixture(ns, { replicas: 1 });
+    const key = (await kubectl(['get', 'secret', 'mdcore-api-key', '-n', ns, '-o', 'jsonpath={.data.value}']))
+      .stdout;
+    const standin = await startStandin({
+      apiKey: Buffer.from(key, 'base64').toString('utf8'),
+      version: '5.19.0',
+    });
+    try {
+      // The stand-in is not the cluster's pods: it answers the version the rehearsal is moving to.
+      class Following extends MemoryReporter {
+        override info(text: string): void {
+          if (text.startsWith('Rehearsal: upgrading staging')) standin.state.version = '5.20.0';
+          if (text.startsWith('Rehearsal: rolling back on purpose')) standin.state.version = '5.19.0';
+          super.info(text);
+        }
+      }
+      const res = await rehearse(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          'baseline-tag': '5.19.0',
+          'api-url': standin.url,
+          'rehearsal-report': join(reportDir, 'api.json'),
+        },
+        new Following(),
+      );
+      expect(res.report.error).toBeUndefined();
+      expect(res.report.passed).toBe(true);
+      const verification = res.report.phases.find((p) => p.name === 'verification');
+      expect(verification?.seconds).toBeTypeOf('number');
+      expect(res.report.checks).toContainEqual(
+        expect.objectContaining({ phase: 'upgrade', id: 'verify', status: 'ok' }),
+      );
+      expect(res.report.checks).toContainEqual(
+        expect.objectContaining({ phase: 'rollback', id: 'verify-baseline', status: 'ok' }),
+      );
+      expect(res.report.phases.find((p) => p.name === 'rollback')?.detail).toContain(
+        '5.19.0 serves again (/readyz 200, /version matches)',
+      );
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+    } finally {
+      await standin.close();
+    }
+  });
+
+  it('with rehearsal-restore false, leaves staging on the target after a passed rehearsal', async () => {
+    const ns = await namespace('rehearsal-keep');
+    await installFixture(ns, { replicas: 1 });
+    const res = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      'rehearsal-restore': 'false',
+      'rehearsal-report': join(reportDir, 'keep.json'),
+    });
+    expect(res.report.passed).toBe(true);
+    expect(res.report.leftOn).toBe('5.20.0');
+    expect(res.report.phases.find((p) => p.name === 'rollback')).toEqual({
+      name: 'rollback',
+      seconds: undefined,
+      ok: true,
+      detail: 'rehearsal-restore is false: left on the target',
+    });
+    expect(res.summary).toContain('## Rehearsal passed: 5.19.0 → 5.20.0\n');
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
   });
 
   it('fails naming the upgrade phase when the target never becomes ready; staging back on the baseline', async () => {

@@ -1,6 +1,7 @@
 // Rehearsal mode's pure parts: the inputs it needs and refuses, the trend decision, the bounded history, the
 // report's summary section.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { waitForVersion } from '../../src/engine/rehearsal.ts';
 import { parseInputs, type RawInputs } from '../../src/plan/inputs.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
@@ -261,5 +262,42 @@ describe('README.md', () => {
       rbacRules(rehearsal.plan, { route: 'kubectl' }),
     );
     expect(rbacBlock('rehearsal', readmeText())).toBe(`${rulesYaml(added, 0)}\n`);
+  });
+});
+
+describe('serving check after the rollback', () => {
+  const client = (answers: { ready: boolean; version: string }[]) => {
+    let i = 0;
+    const next = () => answers[Math.min(i, answers.length - 1)] ?? { ready: false, version: '' };
+    return {
+      calls: () => i,
+      readyz: async () => ({ ok: next().ready, status: next().ready ? 200 : 503 }) as never,
+      version: async () => ({ version: answers[Math.min(i++, answers.length - 1)]?.version ?? '' }) as never,
+    };
+  };
+  afterEach(() => vi.useRealTimers());
+
+  it('returns once the baseline answers, after the target still answered for a while', async () => {
+    vi.useFakeTimers();
+    const c = client([
+      { ready: true, version: '5.20.0' },
+      { ready: true, version: '5.20.0' },
+      { ready: true, version: '5.19.0' },
+    ]);
+    const p = waitForVersion(c, '5.19.0', { attempts: 5, intervalMs: 2000 });
+    await vi.advanceTimersByTimeAsync(4000);
+    await expect(p).resolves.toBeUndefined();
+    expect(c.calls()).toBe(3);
+  });
+
+  it('gives up after the bounded attempts, saying what it last saw', async () => {
+    vi.useFakeTimers();
+    const c = client([{ ready: true, version: '5.20.0' }]);
+    const p = waitForVersion(c, '5.19.0', { attempts: 3, intervalMs: 2000 });
+    await vi.advanceTimersByTimeAsync(4000);
+    await expect(p).resolves.toBe(
+      'after the rollback, /version reports 5.20.0, not the baseline 5.19.0 (checked 3 times, 6 s)',
+    );
+    expect(c.calls()).toBe(3);
   });
 });
