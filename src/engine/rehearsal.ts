@@ -99,7 +99,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     });
     if (b.result !== 'upgraded' && b.result !== 'unchanged') {
       fail('baseline', b.error ?? b.result);
-      leftOn = b.result === 'rolled-back' ? (b.previousImage ?? 'unknown') : 'unknown';
+      leftOn = leftAfterFailure(b, b.previousImage ?? 'what it ran before');
       return done();
     }
     leftOn = r.baselineTag;
@@ -145,7 +145,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     });
     if (!upgraded) {
       fail('upgrade', u.error ?? u.result);
-      leftOn = u.rolledBack ? r.baselineTag : u.rollbackFailed ? 'unknown (rollback failed)' : r.baselineTag;
+      leftOn = leftAfterFailure(u, r.baselineTag);
       return done();
     }
     leftOn = plan.tag;
@@ -294,6 +294,17 @@ export async function waitForVersion(
     if (attempt < poll.attempts) await new Promise((res) => setTimeout(res, poll.intervalMs));
   }
   return `after the rollback, ${last} (checked ${poll.attempts} times, ${(poll.attempts * poll.intervalMs) / 1000} s)`;
+}
+
+/** Where a failed engine run left staging: rolled back or unchanged is `before`; otherwise nobody knows. */
+export function leftAfterFailure(
+  o: Pick<Outcome, 'rolledBack' | 'rollbackFailed' | 'error'>,
+  before: string,
+): string {
+  if (o.rolledBack) return before;
+  if (o.rollbackFailed) return 'unknown (the rollback failed: see the error)';
+  if (/nothing in the cluster was changed/i.test(o.error ?? '')) return before;
+  return 'unknown (not rolled back: see the error)';
 }
 
 /** When the first pod of the target image turned ready (the migration runs before it can). */

@@ -181,6 +181,43 @@ describe('rehearsal (kubectl route, rolling update)', () => {
     }
   });
 
+  it('warns when a phase is markedly slower than the median of the earlier rehearsals read back', async () => {
+    const ns = await namespace('rehearsal-trend');
+    await installFixture(ns, { replicas: 1 });
+    const earlier = ['2026-11-09', '2026-11-16', '2026-11-23'].map((d) => ({
+      at: `${d}T03:00:00.000Z`,
+      baseline: '5.19.0',
+      target: '5.20.0',
+      passed: true,
+      seconds: { upgrade: 1, rollout: 1 },
+    }));
+    await kubectl([
+      'create',
+      'configmap',
+      historyConfigMapName('md-core'),
+      '-n',
+      ns,
+      `--from-literal=${HISTORY_KEY}=${JSON.stringify(earlier)}`,
+    ]);
+    // Ready 8 s after start: the rollout takes markedly longer than the 1 s recorded before.
+    const res = await rehearse({
+      namespace: ns,
+      tag: tagFor('5.20.0', 'slow', 8),
+      'baseline-tag': '5.19.0',
+      'rehearsal-report': join(reportDir, 'trend.json'),
+    });
+    expect(res.report.passed).toBe(true);
+    expect(res.report.trend).toContainEqual(
+      expect.stringMatching(/^rollout took \d+ s, [\d.]+× the median 1 s of the last 3 passed rehearsals$/),
+    );
+    const warnings = res.reporter.lines.filter(
+      (l) => l.level === 'warning' && l.title === 'Rehearsal slower than usual',
+    );
+    expect(warnings.map((w) => w.text)).toEqual(res.report.trend);
+    expect(res.summary).toContain('**Slower than usual:**');
+    expect(await history(ns)).toHaveLength(4);
+  });
+
   it('with rehearsal-restore false, leaves staging on the target after a passed rehearsal', async () => {
     const ns = await namespace('rehearsal-keep');
     await installFixture(ns, { replicas: 1 });

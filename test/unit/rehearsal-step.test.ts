@@ -1,8 +1,13 @@
 // The action's rehearsal step: outputs, the summary (the rehearsal's section first), the failure naming the
 // phase; and the engine refusing a rehearsal plan given to it as one plain upgrade.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.ts';
 import { newOutcome } from '../../src/engine/outcome.ts';
-import type { RehearsalResult } from '../../src/engine/rehearsal.ts';
+import { leftAfterFailure, type RehearsalResult } from '../../src/engine/rehearsal.ts';
 import { runUpgrade } from '../../src/engine/run.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
@@ -102,5 +107,91 @@ describe('runUpgrade with a rehearsal plan', () => {
     expect(o.result).toBe('failed');
     expect(o.error).toContain('must call runRehearsal');
     expect(o.steps).toEqual([]);
+  });
+});
+
+describe('mdcore-upgrade --rehearsal', () => {
+  it('refuses a rehearsal without baseline-tag before contacting anything (exit 2)', async () => {
+    let out = '';
+    const code = await main(
+      ['--namespace', 'staging', '--tag', '5.20.0', '--method', 'kubectl', '--rehearsal'],
+      {
+        stdout: (t) => (out += t),
+        stderr: (t) => (out += t),
+        env: {},
+      },
+    );
+    expect(code).toBe(2);
+    expect(out).toContain("input 'baseline-tag' is required when 'rehearsal' is true");
+  });
+});
+
+describe('where a failed phase left staging', () => {
+  it('rolled back or unchanged: where it was; otherwise unknown, never a guess', () => {
+    const o = { rolledBack: false, rollbackFailed: false, error: undefined };
+    expect(leftAfterFailure({ ...o, rolledBack: true }, '5.19.0')).toBe('5.19.0');
+    expect(
+      leftAfterFailure({ ...o, error: 'preflight failed. Nothing in the cluster was changed.' }, '5.19.0'),
+    ).toBe('5.19.0');
+    expect(leftAfterFailure({ ...o, rollbackFailed: true }, '5.19.0')).toBe(
+      'unknown (the rollback failed: see the error)',
+    );
+    expect(leftAfterFailure({ ...o, error: 'Lease lost' }, '5.19.0')).toBe(
+      'unknown (not rolled back: see the error)',
+    );
+  });
+});
+
+describe('mdcore-upgrade --rehearsal against a cluster that cannot be reached', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('fails the baseline phase (exit 1), prints the rehearsal section and writes the report', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rehearsal-cli-'));
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    await new Promise<void>((r) => server.close(() => r()));
+    const token = 'rehearsal-cli-token-0123456789';
+    const kubeconfig = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${port}` } }],
+      users: [{ name: 'u', user: { token } }],
+      contexts: [{ name: 'staging', context: { cluster: 'c', user: 'u' } }],
+      'current-context': 'staging',
+    });
+    const reportPath = join(dir, 'report.json');
+    let out = '';
+    const code = await main(
+      [
+        '--namespace',
+        'staging',
+        '--tag',
+        '5.20.0',
+        '--method',
+        'kubectl',
+        '--rehearsal',
+        '--baseline-tag',
+        '5.19.0',
+        '--rehearsal-report',
+        reportPath,
+        '--kubectl-version',
+        '1.36.3',
+      ],
+      { stdout: (t) => (out += t), stderr: (t) => (out += t), env: { MDCORE_KUBECONFIG: kubeconfig } },
+    );
+    expect(code).toBe(1);
+    expect(out).toContain('## Rehearsal FAILED in the baseline phase: 5.19.0 → 5.20.0');
+    expect(out).toContain('cannot reach the Kubernetes API server');
+    expect(out).toContain('The rehearsal history was not updated');
+    expect(out).not.toContain(token);
+    const report = JSON.parse(readFileSync(reportPath, 'utf8')) as RehearsalReport;
+    expect(report).toMatchObject({ passed: false, failedPhase: 'baseline', leftOn: 'what it ran before' });
+    expect(report.phases.map((p) => p.name)).toEqual(['baseline']);
   });
 });
