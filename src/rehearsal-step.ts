@@ -3,6 +3,7 @@
 import { runRehearsal, type RehearsalResult } from './engine/rehearsal.ts';
 import type { EngineDeps } from './engine/run.ts';
 import type { Plan } from './plan/plan.ts';
+import { SUMMARY_BUDGET_BYTES } from './report/github.ts';
 import { renderRehearsal } from './report/rehearsal.ts';
 import { renderSummary } from './report/summary.ts';
 
@@ -14,6 +15,8 @@ export interface RehearsalStepIo {
 }
 
 const RUN_TITLES = ['To the baseline', 'Upgrade to the target'] as const;
+/** Each engine run's summary gets a third of the budget: the rehearsal's own section is small. */
+const RUN_SUMMARY_BYTES = Math.floor(SUMMARY_BUDGET_BYTES / 3);
 
 export async function rehearsalStep(
   plan: Plan,
@@ -27,7 +30,8 @@ export async function rehearsalStep(
   io.setOutput('rehearsal-report', res.reportPath);
   io.setOutput('result', report.passed ? 'rehearsed' : 'failed');
   const runs = res.outcomes.map(
-    (o, i) => `### ${RUN_TITLES[i] ?? `Run ${i + 1}`}\n\n${renderSummary(o, { timeline: 'mermaid' })}`,
+    (o, i) =>
+      `### ${RUN_TITLES[i] ?? `Run ${i + 1}`}\n\n${renderSummary(o, { timeline: 'mermaid', maxBytes: RUN_SUMMARY_BYTES })}`,
   );
   await io.writeSummary(mask([renderRehearsal(report, res.reportPath), ...runs].join('\n')));
   if (!report.passed) {
