@@ -36,6 +36,10 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
   alias: { undici: undici8 },
+  // undici's own switch for builds that bundle it (Node.js core's is one): the HTTP/1 parser is llhttp only,
+  // and the experimental Milo parser (two WebAssembly builds, 148 KiB) is left out. Side effect: fetch's
+  // default user agent reads `node`; every request of the action sets its own.
+  define: { esbuildDetection: 'true' },
 });
 writeFileSync(`${outdir}/package.json`, '{ "type": "module" }\n');
 // For bench/bundle-weights.ts: which module weighs what in which output.
