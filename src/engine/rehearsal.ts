@@ -66,7 +66,8 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
   let error: string | undefined;
   let broughtToBaseline = false;
   let leftOn = 'unknown';
-  const base = { ...plan, rehearsal: undefined };
+  // The runs keep `rehearsal` in their plan: preflight then checks the history ConfigMap's permissions too.
+  const runDeps: EngineDeps = { ...deps, journalPath, partOfRehearsal: true };
   const addChecks = (phase: CheckReport['phase'], o: Outcome): void => {
     for (const s of o.steps) checks.push({ phase, id: s.id, title: s.title, status: s.status });
   };
@@ -78,7 +79,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
   try {
     // ---- baseline: a normal engine run to the baseline tag; 'unchanged' when staging is already there ----
     reporter.info(`Rehearsal: bringing staging to the baseline ${r.baselineTag} if it runs something else.`);
-    const b = await runUpgrade({ ...base, tag: r.baselineTag, force: false }, { ...deps, journalPath });
+    const b = await runUpgrade({ ...plan, tag: r.baselineTag, force: false }, runDeps);
     outcomes.push(b);
     addChecks('baseline', b);
     broughtToBaseline = b.result === 'upgraded';
@@ -106,7 +107,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
 
     // ---- upgrade: the real upgrade with every check and verification; a failure is rolled back by the engine ----
     reporter.info(`Rehearsal: upgrading staging from ${r.baselineTag} to ${plan.tag}.`);
-    const u = await runUpgrade({ ...base, force: false }, { ...deps, journalPath });
+    const u = await runUpgrade({ ...plan, force: false }, runDeps);
     outcomes.push(u);
     addChecks('upgrade', u);
     const upgraded = u.result === 'upgraded';

@@ -36,6 +36,8 @@ export interface EngineDeps {
   readonly runUrl?: string | undefined;
   /** Holder of the Deployment's Lease; default: the workflow run (with attempt), else user@host (pid). */
   readonly leaseHolder?: string | undefined;
+  /** Set by the rehearsal driver for its runs (the plan keeps `rehearsal` so preflight checks its permissions). */
+  readonly partOfRehearsal?: boolean | undefined;
 }
 
 /** Registers every credential in a kubeconfig so none of it can reach a log. */
@@ -57,7 +59,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   const { reporter } = deps;
   const outcome = newOutcome(plan, now());
   // A rehearsal is several runs (engine/rehearsal.ts); run as one plain upgrade it would leave staging on the target.
-  if (plan.rehearsal) {
+  if (plan.rehearsal && !deps.partOfRehearsal) {
     outcome.error =
       'internal: a rehearsal plan was given to runUpgrade; the entry point must call runRehearsal (engine/rehearsal.ts). Nothing in the cluster was changed.';
     return outcome;

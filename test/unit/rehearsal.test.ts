@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { waitForVersion } from '../../src/engine/rehearsal.ts';
 import { parseInputs, type RawInputs } from '../../src/plan/inputs.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
+import { requiredAccess } from '../../src/steps/preflight.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 import {
   boundHistory,
@@ -246,6 +247,10 @@ describe('rehearsal permissions', () => {
       }),
     );
     expect(rules).toContainEqual(expect.objectContaining({ resource: 'configmaps', verbs: ['create'] }));
+    // Preflight checks them before any change, as for every other rule.
+    expect(requiredAccess(res.plan, ['mdcore-env'])).toContainEqual(
+      expect.objectContaining({ resource: 'configmaps', verb: 'create' }),
+    );
     const plain = rbacRules({ ...res.plan, rehearsal: undefined }, { route: 'kubectl' });
     expect(plain.some((r) => r.resourceNames?.includes('mdcore-upgrade-rehearsals-md-core'))).toBe(false);
     expect(plain.some((r) => r.resource === 'configmaps' && r.verbs.includes('create'))).toBe(false);
