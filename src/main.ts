@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { runUpgrade } from './engine/run.ts';
 import { installingTools } from './engine/tools.ts';
 import { JOURNAL_STATE, readActionInputs } from './action-inputs.ts';
+import { rehearsalStep } from './rehearsal-step.ts';
 import { formatInputErrors, parseInputs } from './plan/inputs.ts';
 import { GitHubReporter, SUMMARY_BUDGET_BYTES, workflowRunUrl, writeJobSummary } from './report/github.ts';
 import { failureAnnotation, outputsOf, renderSummary } from './report/summary.ts';
@@ -32,13 +33,23 @@ export async function run(): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const outcome = await runUpgrade(plan, {
+  const deps = {
     reporter,
     tools: installingTools(plan, reporter, (tool, path) => core.setOutput(`${tool}-path`, path)),
     journalPath,
     runUrl: workflowRunUrl(),
     signal: controller.signal,
-  });
+  };
+  if (plan.rehearsal) {
+    await rehearsalStep(plan, deps, {
+      setOutput: (k, v) => core.setOutput(k, v),
+      setFailed: (m) => core.setFailed(m),
+      writeSummary: (md) => writeJobSummary(md),
+    });
+    reporter.flush();
+    return;
+  }
+  const outcome = await runUpgrade(plan, deps);
   for (const [k, v] of Object.entries(outputsOf(outcome))) core.setOutput(k, v);
   await writeJobSummary(
     reporter.mask(renderSummary(outcome, { timeline: 'mermaid', maxBytes: SUMMARY_BUDGET_BYTES })),

@@ -247,6 +247,8 @@ export function restoreProgressDeadline(): Step {
         );
         return;
       }
+      // A spec change of this run's own: a later undo (a rehearsal's way back) must still recognise the spec.
+      await noteGeneration(ctx);
       h.detail(`progressDeadlineSeconds back to ${was}`);
     },
   };
