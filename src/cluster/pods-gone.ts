@@ -23,7 +23,7 @@ export async function waitForNoPods(
   kube: Pick<Kube, 'watch' | 'listForWatch'>,
   o: PodsGoneOptions,
 ): Promise<number> {
-  const first = await kube.listForWatch('pods', o.namespace, { labelSelector: o.selector });
+  const first = await firstList(kube, o);
   const names = new Set(first.items.map(nameOf));
   if (names.size === 0) return 0;
   o.onProgress?.(names.size);
@@ -73,4 +73,21 @@ export async function waitForNoPods(
       },
     });
   });
+}
+
+/** Attempts at the first list, 1 s apart and doubling: an API server restarting right then is waited for. */
+const FIRST_LIST_ATTEMPTS = 6;
+
+async function firstList(
+  kube: Pick<Kube, 'listForWatch'>,
+  o: PodsGoneOptions,
+): Promise<{ items: Record<string, unknown>[]; resourceVersion: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kube.listForWatch('pods', o.namespace, { labelSelector: o.selector });
+    } catch (err) {
+      if (attempt >= FIRST_LIST_ATTEMPTS || o.signal?.aborted) throw err;
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** (attempt - 1)));
+    }
+  }
 }

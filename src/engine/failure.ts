@@ -28,6 +28,7 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
         kubeconfigFile: ctx.kubeconfigFile,
         selector: ctx.target.selector,
         timeoutSeconds: ctx.plan.timeoutSeconds,
+        imagePullGraceSeconds: ctx.plan.imagePullGraceSeconds,
         mode,
         // The rollback must run to its end even when the job is being cancelled.
         signal: undefined,

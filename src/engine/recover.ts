@@ -83,6 +83,7 @@ export async function recoverFromJournal(
       kubeconfigFile,
       selector,
       timeoutSeconds: plan.timeoutSeconds,
+      imagePullGraceSeconds: plan.imagePullGraceSeconds,
       mode,
       detail: (t) => reporter.info(t),
     });

@@ -361,6 +361,7 @@ async function rollbackOnPurpose(
       kubeconfigFile,
       selector: dep ? podSelector(dep) : '',
       timeoutSeconds: plan.timeoutSeconds,
+      imagePullGraceSeconds: plan.imagePullGraceSeconds,
       mode: 'rollout-undo',
       signal: undefined,
       detail: (t) => deps.reporter.info(t),

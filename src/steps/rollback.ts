@@ -17,6 +17,8 @@ export interface RollbackDeps {
   readonly kubeconfigFile: string;
   readonly selector: string;
   readonly timeoutSeconds: number;
+  /** How long a transient image-pull error of the previous version may last (the `image-pull-grace` input). */
+  readonly imagePullGraceSeconds?: number;
   readonly mode: 'rollout-undo' | 'helm-rollback';
   readonly signal?: AbortSignal | undefined;
   readonly detail: (text: string) => void;
@@ -242,6 +244,7 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
         deployment: j.deployment,
         selector: deps.selector,
         timeoutMs: deps.timeoutSeconds * 1000,
+        imagePullGraceMs: (deps.imagePullGraceSeconds ?? 0) * 1000,
         ...(deps.signal ? { signal: deps.signal } : {}),
       });
       if (res.verdict.state !== 'complete') {

@@ -108,4 +108,31 @@ describe('waitForNoPods', () => {
     expect(s.error?.message).toMatch(/watch on pods in mdcore failed 13 times/);
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('waits for an API server that is away at the first list (bounded), then sees the pods go', async () => {
+    const f = twoPods();
+    let failures = 2;
+    f.failList.pods = () => {
+      failures -= 1;
+      if (failures <= 0) delete f.failList.pods;
+      return connectionRefused();
+    };
+    const s = track(waitForNoPods(f.kube, { ...base, timeoutMs: 10 * 60_000 }));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(s.settled).toBe(false);
+    expect(f.listCalls).toHaveLength(3);
+    f.remove('pods', 'md-core-a');
+    f.remove('pods', 'md-core-b');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(s.value).toBe(0);
+  });
+
+  it('gives up on the first list after a bounded number of attempts', async () => {
+    const f = twoPods();
+    f.failList.pods = connectionRefused;
+    const s = track(waitForNoPods(f.kube, { ...base, timeoutMs: 10 * 60_000 }));
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(s.error).toBeDefined();
+    expect(f.listCalls).toHaveLength(6);
+  });
 });
