@@ -346,10 +346,9 @@ async function rollbackOnPurpose(
       holder: deps.leaseHolder ?? currentHolderIdentity(),
       onLost: (why) => deps.reporter.warning(why, 'Lease lost'),
     });
-    // From here the post step would finish the rollback if the job is cancelled.
-    // The upgrade's wrap-up restores progressDeadlineSeconds after its last recorded generation, so the
-    // generation cannot tell this run's change apart: the undo goes ahead only while the target image runs.
-    const resumed: JournalData = { ...data, knownGeneration: undefined, lease: lease.ref, phase: 'changing' };
+    // From here the post step would finish the rollback if the job is cancelled. The upgrade recorded the
+    // generation it left (wrap-up included), so the undo runs only over that run's own change.
+    const resumed: JournalData = { ...data, lease: lease.ref, phase: 'changing' };
     const journal = new Journal(resumed, journalPath);
     deps.reporter.info(`Rehearsal: rolling back on purpose to ${data.previousImage ?? 'the baseline'}.`);
     const dep = await kube.getDeployment(plan.namespace, plan.deployment);
