@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { valuesTree } from './helm-values.ts';
 import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
-import { fillGreenUrl, SAMPLE_GREEN_NAMES } from '../steps/blue-green.ts';
+import { fillGreenUrl, SAMPLE_GREEN_NAMES } from './green-url.ts';
 import { insecureHttpProblem } from './url-policy.ts';
 import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
 

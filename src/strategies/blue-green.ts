@@ -25,6 +25,7 @@ import { openApi, verifyServing } from '../steps/core-api.ts';
 import type { V1Service } from '@kubernetes/client-node';
 import {
   connectApi,
+  judgeVerification,
   newCarry,
   recordUpgrade,
   usesApi,
@@ -206,9 +207,7 @@ function verifyGreen(): Step {
       const api = await openApi(greenCtx, h, { required: true });
       try {
         const problems = await verifyServing(greenCtx, api, h);
-        if (problems.length === 0) return;
-        if (ctx.plan.verify === 'warn') for (const p of problems) h.warn(p);
-        else throw new Error(`verification of green failed (no traffic was moved): ${problems.join('; ')}`);
+        judgeVerification(ctx.plan, problems, h, 'verification of green failed (no traffic was moved)');
       } finally {
         await api.close();
       }

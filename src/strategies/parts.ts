@@ -5,6 +5,7 @@ import type { WaitResult } from '../cluster/rollout-watcher.ts';
 import { revisionOf } from '../cluster/verdict.ts';
 import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { Facts, Step } from '../engine/step.ts';
+import type { StepHandle } from '../engine/timeline.ts';
 import {
   DB_NAME_ANNOTATION,
   FROM_DB_ANNOTATION,
@@ -188,11 +189,21 @@ export function verifyNewVersion(carry: Carry): Step {
     title: 'Verify that the new version serves',
     async run(ctx, h) {
       const problems = await verifyServing(ctx, need(carry.api, 'the API session'), h);
-      if (problems.length === 0) return;
-      if (ctx.plan.verify === 'warn') for (const p of problems) h.warn(p);
-      else throw new Error(`verification failed: ${problems.join('; ')}`);
+      judgeVerification(ctx.plan, problems, h, 'verification failed');
     },
   };
+}
+
+/** What verification problems do, by the `verify` input: warnings ('warn'), or the step fails ('fail'). */
+export function judgeVerification(
+  plan: Pick<Plan, 'verify'>,
+  problems: readonly string[],
+  h: StepHandle,
+  failure: string,
+): void {
+  if (problems.length === 0) return;
+  if (plan.verify === 'warn') for (const p of problems) h.warn(p);
+  else throw new Error(`${failure}: ${problems.join('; ')}`);
 }
 
 // ---- wrap-up: bookkeeping after a verified change; a failure is a warning, never a rollback ----
