@@ -17,6 +17,14 @@
 // - GET /file/{data_id} of an unknown id: 404 {"err":"Not found"} (the spec declares only 200 and 500).
 // - POST /file with an apikey header that is not a valid key or session: 403 (the spec's Error403); without one,
 //   the scan is accepted (the key is optional there). A `callbackurl` that is not an http(s) URL: 400.
+// - Instances (licence model, only when `licence` is given): every route above is also served under
+//   `/i/<pod>/...` for the instance named by the pod, and there the stand-in keeps each instance's licence state
+//   (see ./standin-licence.ts and docs/hot-backup.md): POST /i/<pod>/admin/license/backup registers a hot backup,
+//   DELETE the same path removes it, POST /i/<pod>/admin/license/activation activates (JSON body with
+//   `activationKey`; refused on a backup and above the licensed count), GET /i/<pod>/admin/license shows the
+//   licence only when the instance holds one, and POST /i/<pod>/file is refused (403) unless it is active. The
+//   paths of the backup calls are the project's reading of OPSWAT's docs, not confirmed; so are the answers.
+//   The instances' shared knobs (version, readiness, engines, configuration) are the one `state`.
 // - The export archive is the stand-in's own format (AES-256-GCM over the configuration JSON, key derived from
 //   the export password), so an import with the wrong password or of foreign bytes fails with 400 as Core
 //   would; the stand-in can import archives made by another stand-in instance (e.g. before an "upgrade").
@@ -31,6 +39,14 @@ import {
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { isEicarTestFile } from '../../src/core-api/smoke-files.ts';
+import { StandinLicence, type PodSighting } from './standin-licence.ts';
+
+export {
+  StandinLicence,
+  type InstanceState,
+  type LicenceEvent,
+  type PodSighting,
+} from './standin-licence.ts';
 
 export interface StandinEngine {
   eng_id: string;
@@ -73,7 +89,10 @@ export type StandinImportAnswer =
  * lets the request be handled normally (pure latency).
  */
 export interface StandinFault {
+  /** The path without any `/i/<pod>` prefix. */
   path: string;
+  /** Only requests to this instance (`/i/<pod>/...`); any request when unset. */
+  instance?: string;
   method?: string;
   times?: number;
   delayMs?: number;
@@ -145,12 +164,29 @@ export interface StandinOptions {
   scanVerdict?: number | null;
   /** Request bodies above this are refused with 413; default 64 MiB. */
   maxBodyBytes?: number;
+  /** Turns the licence model on (routes under `/i/<pod>/`). */
+  licence?: StandinLicenceOptions;
+}
+
+export interface StandinLicenceOptions {
+  /** Licensed activations. */
+  activations: number;
+  /** The activation key instances accept. */
+  key: string;
+  /**
+   * The pods running now (e.g. read from the cluster); polled every `pollMs` (default 250 ms, at least 50) until
+   * close(), so a stopped pod releases its activation without the action saying so.
+   */
+  pods?: () => Promise<PodSighting[]>;
+  pollMs?: number;
 }
 
 export interface RecordedRequest {
   method: string;
-  /** Path without the query. */
+  /** Path without the query and without any `/i/<pod>` prefix. */
   path: string;
+  /** The instance addressed with `/i/<pod>/...`, if any. */
+  instance?: string;
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -163,6 +199,12 @@ export interface Standin {
   port: number;
   state: StandinState;
   requests: RecordedRequest[];
+  /** The licence model, when `licence` was given. */
+  licence: StandinLicence | null;
+  /** Reads the pods once now (when `licence.pods` was given) and brings the licence model in line. */
+  syncPods(): Promise<void>;
+  /** Failures of the background pod polling (at most 100 kept). */
+  syncErrors: readonly string[];
   close(): Promise<void>;
 }
 
@@ -203,7 +245,10 @@ const KNOWN_PATHS = new Set([
   '/stat/engines',
   '/admin/license',
   '/file',
+  '/admin/license/backup',
+  '/admin/license/activation',
 ]);
+const INSTANCE_PATH = /^\/i\/([^/]+)(\/.*)$/;
 /** scan_all_result_i -> scan_all_result_a for the verdicts the stand-in gives. */
 const VERDICT_TEXT: Record<number, string> = {
   0: 'No Threat Detected',
@@ -252,6 +297,9 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     scanQueueFull: false,
   };
   const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
+  const licence = options.licence
+    ? new StandinLicence(options.licence.activations, options.licence.key)
+    : null;
   const requests: RecordedRequest[] = [];
   /** Pending fault delays: close() ends them all at once. */
   const waits = new Set<() => void>();
@@ -319,9 +367,11 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     const body = await readBody(req);
+    const inst = licence ? INSTANCE_PATH.exec(url.pathname) : null;
     const rec: RecordedRequest = {
       method,
-      path: url.pathname,
+      path: inst ? (inst[2] ?? '/') : url.pathname,
+      ...(inst ? { instance: decodeURIComponent(inst[1] ?? '') } : {}),
       query: Object.fromEntries(url.searchParams),
       headers: { ...req.headers },
       body: body ?? Buffer.alloc(0),
@@ -330,7 +380,10 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     if (body === null) return json(res, 413, { err: 'Request body too large' }, rec);
 
     const fault = state.faults.find(
-      (f) => f.path === rec.path && (f.method === undefined || f.method.toUpperCase() === method),
+      (f) =>
+        f.path === rec.path &&
+        (f.method === undefined || f.method.toUpperCase() === method) &&
+        (f.instance === undefined || f.instance === rec.instance),
     );
     if (fault) {
       const left = (fault.times ?? 1) - 1;
@@ -351,6 +404,10 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     }
 
     const route = `${method} ${rec.path}`;
+    if (licence && rec.instance !== undefined) {
+      const answered = instanceRoute(licence, rec.instance, route, rec, res);
+      if (answered) return;
+    }
     switch (route) {
       case 'POST /login':
         return login(rec, res);
@@ -375,6 +432,46 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
         if (method === 'GET' && /^\/file\/[^/]+$/.test(rec.path)) return fileResult(rec, res);
         if (KNOWN_PATHS.has(rec.path)) return json(res, 405, { err: 'Method not allowed' }, rec);
         return json(res, 404, { err: 'Not found' }, rec);
+    }
+  }
+
+  /** The licence-aware routes of one instance; false hands the request to the shared routes. */
+  function instanceRoute(
+    model: StandinLicence,
+    instance: string,
+    route: string,
+    rec: RecordedRequest,
+    res: ServerResponse,
+  ): boolean {
+    const refuse = (r: { status: number; err: string }): void => json(res, r.status, { err: r.err }, rec);
+    const answer = (r: { status: number; err: string } | undefined): true => {
+      if (r) refuse(r);
+      else json(res, 200, { success: true }, rec);
+      return true;
+    };
+    const needsAuth = route !== 'POST /file' && rec.path.startsWith('/admin/license');
+    if (needsAuth && !authorizedHeaders(rec.headers)) {
+      json(res, 403, { err: 'Access denied' }, rec);
+      return true;
+    }
+    switch (route) {
+      case 'GET /admin/license':
+        if (model.showsLicence(instance)) json(res, 200, state.license, rec);
+        else json(res, 200, { deployment_id: deploymentId(instance) }, rec);
+        return true;
+      case 'POST /admin/license/backup':
+        return answer(model.registerBackup(instance, activationKeyOf(rec.body)));
+      case 'DELETE /admin/license/backup':
+        return answer(model.removeBackup(instance));
+      case 'POST /admin/license/activation':
+        return answer(model.activate(instance, activationKeyOf(rec.body)));
+      case 'POST /file': {
+        const r = model.scanRefusal(instance);
+        if (r) refuse(r);
+        return r !== undefined;
+      }
+      default:
+        return false;
     }
   }
 
@@ -544,6 +641,26 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     return typeof key === 'string' && key !== '' && (key === state.apiKey || state.sessions.has(key));
   }
 
+  const lister = options.licence?.pods;
+  const pollMs = Math.max(50, options.licence?.pollMs ?? 250);
+  let pollTimer: NodeJS.Timeout | undefined;
+  /** Pod-list failures while polling (the cluster may be slow); kept for tests to look at. */
+  const syncErrors: string[] = [];
+  const syncPods = async (): Promise<void> => {
+    if (!licence || !lister) return;
+    licence.sync(await lister());
+  };
+  const poll = (): void => {
+    if (closing) return;
+    syncPods()
+      .catch((e: unknown) => {
+        if (syncErrors.length < 100) syncErrors.push(e instanceof Error ? e.message : String(e));
+      })
+      .finally(() => {
+        if (!closing) pollTimer = setTimeout(poll, pollMs);
+      });
+  };
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -552,15 +669,20 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     });
   });
   const port = (server.address() as AddressInfo).port;
+  if (lister) poll();
 
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     state,
     requests,
+    licence,
+    syncPods,
+    syncErrors,
     close: async () => {
       if (closing) return;
       closing = true;
+      clearTimeout(pollTimer);
       for (const done of [...waits]) done();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
@@ -617,4 +739,21 @@ export function decodeStandinArchive(
   } catch {
     return { ok: false, err: 'Failed to decrypt the configuration: wrong password' };
   }
+}
+
+/** The `activationKey` of a JSON request body, or undefined. */
+function activationKeyOf(body: Buffer): unknown {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as unknown;
+    return parsed !== null && typeof parsed === 'object'
+      ? (parsed as Record<string, unknown>)['activationKey']
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stable deployment id per instance (Core shows one even without a licence). */
+function deploymentId(instance: string): string {
+  return `MSCL${createHash('sha256').update(instance).digest('hex').slice(0, 32).toUpperCase()}`;
 }
