@@ -43,7 +43,7 @@ export interface CallOptions {
 type Auth = 'none' | 'optional' | 'required';
 
 interface Call {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   path: string;
   query?: Record<string, string>;
   auth: Auth;
@@ -61,6 +61,16 @@ interface Answer {
   headers: Headers;
   body: Buffer;
 }
+
+/**
+ * Licence paths of the hot-backup hand-over. `activation` is in OPSWAT's API reference; `backup` (register with
+ * POST, remove with DELETE) is the project's reading of the hot-backup page, whose reference links name the
+ * operations but not their paths: see docs/hot-backup.md for how a wrong guess is caught before blue is touched.
+ */
+export const HOT_BACKUP_PATHS = {
+  backup: '/admin/license/backup',
+  activation: '/admin/license/activation',
+} as const;
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_RETRIES = 2;
@@ -244,6 +254,35 @@ export class MdCoreClient {
   }
 
   /**
+   * Registers this instance as a hot backup ("Setup hot-backup instance", Core 5.0.0+): it then holds no licence
+   * activation, may deploy engines and import settings, and refuses scans. The path and the body are the
+   * project's reading of OPSWAT's docs (docs/hot-backup.md), so a caller confirms the outcome with license()
+   * before relying on it. Sent once; the key travels in the body only.
+   */
+  async registerBackup(activationKey: string, comment: string): Promise<void> {
+    await this.licenceCall('POST', HOT_BACKUP_PATHS.backup, activationKey, comment);
+  }
+
+  /** Unregisters this hot-backup instance ("Remove a backup instance"); it is then unlicensed. Sent once. */
+  async removeBackup(): Promise<void> {
+    await this.send({
+      method: 'DELETE',
+      path: HOT_BACKUP_PATHS.backup,
+      auth: 'required',
+      idempotent: false,
+      accept: [200, 204],
+    });
+  }
+
+  /**
+   * POST /admin/license/activation: online activation of this instance with the licence key (one node). Core
+   * refuses it on a registered backup (remove the backup first) and when the key has no activation left.
+   */
+  async activate(activationKey: string, comment: string): Promise<void> {
+    await this.licenceCall('POST', HOT_BACKUP_PATHS.activation, activationKey, comment);
+  }
+
+  /**
    * POST /file: submits bytes for an asynchronous scan and returns the data_id to ask about. Sent once (a
    * repeated submission would start a second scan).
    */
@@ -281,6 +320,25 @@ export class MdCoreClient {
   }
 
   // ---------------------------------------------------------------------------------------------------------
+
+  private async licenceCall(
+    method: 'POST',
+    path: string,
+    activationKey: string,
+    comment: string,
+  ): Promise<void> {
+    if (activationKey === '') throw this.localError(method, path, 'needs the licence key');
+    this.addSecret(activationKey);
+    await this.send({
+      method,
+      path,
+      auth: 'required',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ activationKey, quantity: 1, comment }),
+      idempotent: false,
+      accept: [200],
+    });
+  }
 
   private async getJson(path: string, auth: Auth): Promise<unknown> {
     const answer = await this.send({ method: 'GET', path, auth, idempotent: true, accept: [200] });
