@@ -1,0 +1,186 @@
+// Unit tests of blue-green-hot-backup's pure decisions: the activation arithmetic, the next-activation guard,
+// the cutover order, the licence answers after each call, the undo order and the summary table.
+import { describe, expect, it } from 'vitest';
+import {
+  activationPhases,
+  activationTable,
+  cutoverOrder,
+  holdsLicence,
+  licenceProblem,
+  mayActivateNext,
+  undoOrder,
+  type HotBackupRecord,
+} from '../../src/steps/hot-backup.ts';
+
+describe('activationPhases (the licence arithmetic)', () => {
+  it('keeps the peak at max(blue, green): exactly as many activations as pods fits', () => {
+    const p = activationPhases(3, 3, 3);
+    expect(p.problem).toBeUndefined();
+    expect(p.peak).toBe(3);
+    expect(p.phases.map((x) => [x.name, x.active])).toEqual([
+      ['blue active, green backup', 3],
+      ['blue stopped', 0],
+      ['handover', 3],
+      ['green active', 3],
+    ]);
+    expect(p.phases[0]).toMatchObject({ blueActive: 3, greenBackup: 3, greenActive: 0 });
+  });
+
+  it('every phase stays at or below the licensed count for any blue/green within it', () => {
+    for (let licensed = 1; licensed <= 6; licensed++)
+      for (let blue = 0; blue <= licensed; blue++)
+        for (let green = 1; green <= licensed; green++) {
+          const p = activationPhases(blue, green, licensed);
+          expect(p.problem).toBeUndefined();
+          for (const phase of p.phases) expect(phase.active).toBeLessThanOrEqual(licensed);
+          expect(p.peak).toBe(Math.max(blue, green));
+        }
+  });
+
+  it('refuses green above the licence, naming the input to lower', () => {
+    expect(activationPhases(2, 3, 2).problem).toMatch(
+      /green's 3 pod\(s\).*allows 2.*'green-replicas' to at most 2/,
+    );
+  });
+
+  it('refuses when blue alone is above the count given (the count is wrong)', () => {
+    expect(activationPhases(4, 2, 3).problem).toMatch(/blue runs 4 pod\(s\).*holds 3.*correct 'activations'/);
+  });
+
+  it('refuses a green of 0 pods', () => {
+    expect(activationPhases(2, 0, 5).problem).toMatch(/at least 1 pod/);
+  });
+
+  it('warns, without refusing, when the licensed count is not given', () => {
+    const p = activationPhases(2, 2, undefined);
+    expect(p.problem).toBeUndefined();
+    expect(p.warning).toMatch(/give input 'activations'/);
+    expect(p.peak).toBe(2);
+  });
+
+  it('rejects counts that are not counts (a programming error)', () => {
+    expect(() => activationPhases(-1, 1, 1)).toThrow(/internal/);
+    expect(() => activationPhases(1, 1.5, 1)).toThrow(/internal/);
+  });
+});
+
+describe('mayActivateNext', () => {
+  it('waits while any blue pod exists, whatever the licence leaves', () => {
+    expect(mayActivateNext({ bluePods: 1, greenActive: 0 }, 10)).toEqual({
+      ok: false,
+      why: expect.stringContaining('1 blue pod(s) still exist'),
+    });
+  });
+
+  it('stops at the licensed count, and allows up to it', () => {
+    expect(mayActivateNext({ bluePods: 0, greenActive: 1 }, 2)).toEqual({ ok: true });
+    expect(mayActivateNext({ bluePods: 0, greenActive: 2 }, 2)).toMatchObject({ ok: false });
+    expect(mayActivateNext({ bluePods: 0, greenActive: 9 }, undefined)).toEqual({ ok: true });
+  });
+});
+
+describe('cutoverOrder', () => {
+  it('blue stops and is gone before green takes activations; scanning is checked before the Service switches', () => {
+    const order = cutoverOrder();
+    const at = (s: string) => order.indexOf(s as (typeof order)[number]);
+    expect(order).toHaveLength(6);
+    expect(at('stop-blue')).toBeLessThan(at('wait-blue-gone'));
+    expect(at('wait-blue-gone')).toBeLessThan(at('activate-green'));
+    expect(at('activate-green')).toBeLessThan(at('check-scanning'));
+    expect(at('check-scanning')).toBeLessThan(at('switch-service'));
+    expect(at('switch-service')).toBeLessThan(at('confirm-endpoints'));
+  });
+});
+
+describe('licence answers after each call', () => {
+  it('holdsLicence needs positive days_left', () => {
+    expect(holdsLicence({ days_left: 10 })).toBe(true);
+    expect(holdsLicence({ days_left: 0 })).toBe(false);
+    expect(holdsLicence({ deployment_id: 'MSCL1' })).toBe(false);
+  });
+
+  it('after register a licence must show; after remove none; after activate a licence', () => {
+    const licensed = { days_left: 30 };
+    const none = { deployment_id: 'MSCL1' };
+    expect(licenceProblem('g1', 'after-register', licensed)).toBeUndefined();
+    expect(licenceProblem('g1', 'after-register', none)).toMatch(
+      /g1 was registered as hot backup .* shows no valid licence: .*docs\/hot-backup\.md/,
+    );
+    expect(licenceProblem('g1', 'after-remove', none)).toBeUndefined();
+    expect(licenceProblem('g1', 'after-remove', licensed)).toMatch(/still shows a licence \(30 days left\)/);
+    expect(licenceProblem('g1', 'after-activate', licensed)).toBeUndefined();
+    expect(licenceProblem('g1', 'after-activate', none)).toMatch(/g1 was activated .* no valid licence/);
+  });
+});
+
+describe('undoOrder (from the journal record)', () => {
+  const base: HotBackupRecord = {
+    blueReplicas: 3,
+    registered: [],
+    blueStopped: false,
+    activated: [],
+    switched: false,
+    greenCreated: false,
+    previewCreated: false,
+  };
+
+  it('nothing created: nothing to undo, blue untouched', () => {
+    expect(undoOrder(base)).toEqual({ actions: [], activationsAfter: 3, blue: 'untouched' });
+  });
+
+  it('before blue stopped: unregister green, delete green and preview; blue is never touched', () => {
+    const u = undoOrder({ ...base, registered: ['g1', 'g2'], greenCreated: true, previewCreated: true });
+    expect(u.actions).toEqual([
+      { do: 'unregister-green', pods: ['g1', 'g2'] },
+      { do: 'delete-green', waitGone: false },
+      { do: 'delete-preview' },
+    ]);
+    expect(u.blue).toBe('untouched');
+    expect(u.actions.some((a) => a.do === 'scale-blue')).toBe(false);
+  });
+
+  it('after blue stopped and the switch: Service back, green gone (activations freed), then blue scaled and awaited', () => {
+    const u = undoOrder({
+      ...base,
+      registered: ['g1'],
+      blueStopped: true,
+      activated: ['g1'],
+      switched: true,
+      greenCreated: true,
+      previewCreated: true,
+    });
+    expect(u.actions).toEqual([
+      { do: 'switch-back' },
+      { do: 'delete-green', waitGone: true },
+      { do: 'delete-preview' },
+      { do: 'scale-blue', replicas: 3 },
+      { do: 'wait-blue-ready' },
+    ]);
+    expect(u.activationsAfter).toBe(3);
+    expect(u.blue).toMatch(/scaled back to 3/);
+  });
+
+  it('blue stopped but not switched: no switch back; green still goes before blue returns', () => {
+    const u = undoOrder({ ...base, blueStopped: true, greenCreated: true });
+    const kinds = u.actions.map((a) => a.do);
+    expect(kinds).toEqual(['delete-green', 'scale-blue', 'wait-blue-ready']);
+    expect(kinds.indexOf('delete-green')).toBeLessThan(kinds.indexOf('scale-blue'));
+  });
+});
+
+describe('activationTable', () => {
+  it('lists the phases, the peak of the licensed count and the hand-over time', () => {
+    const t = activationTable(activationPhases(2, 2, 2), 2, 4_260);
+    expect(t).toContain('| blue active, green backup | 2 | 2 | 0 | 2 |');
+    expect(t).toContain('| blue stopped | 0 | 2 | 0 | 0 |');
+    expect(t).toContain('| green active | 0 | 0 | 2 | 2 |');
+    expect(t).toContain(
+      'Peak: 2 activation(s) of 2 licensed. Hand-over (blue stopped to green serving): 4.3 s.',
+    );
+  });
+
+  it('says when the licensed count was not given and leaves out an unmeasured hand-over', () => {
+    const t = activationTable(activationPhases(1, 1, undefined), undefined, undefined);
+    expect(t).toMatch(/Peak: 1 activation\(s\) \(licensed count not given\)\.$/);
+  });
+});
