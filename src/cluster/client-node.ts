@@ -11,6 +11,7 @@ export {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   VersionApi,
 } from '@kubernetes/client-node/dist/gen/index.js';

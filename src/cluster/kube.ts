@@ -8,6 +8,7 @@ import type {
   CoordinationV1Api,
   CoreV1Api,
   CoreV1Event,
+  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   V1ConfigMap,
@@ -36,6 +37,15 @@ export interface AccessCheck {
   readonly subresource?: string;
   readonly name?: string;
 }
+
+/** KEDA's ScaledObject, as far as the action reads it. */
+export interface ScaledObject {
+  metadata?: { name?: string; resourceVersion?: string; annotations?: Record<string, string> };
+  spec?: { scaleTargetRef?: { name?: string; kind?: string; apiVersion?: string } };
+}
+
+/** Where ScaledObjects are served: KEDA's API group, version and resource. */
+export const SCALED_OBJECTS = { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects' } as const;
 
 export class KubeError extends Error {
   readonly status: number | undefined;
@@ -414,6 +424,43 @@ export class Kube {
     return l.items;
   }
   private discoveryApi: DiscoveryV1Api | undefined;
+
+  // ---- KEDA ScaledObjects (a custom resource: served only where KEDA's CRDs are installed) ----
+
+  private customApi: CustomObjectsApi | undefined;
+  private get custom(): CustomObjectsApi {
+    this.customApi ??= this.kc.makeApiClient(this.lib.CustomObjectsApi);
+    return this.customApi;
+  }
+
+  /** Whether the API server serves `group/version` (discovery; false on 404). */
+  async servesApi(group: string, version: string): Promise<boolean> {
+    const r = await this.maybe(`discovering API ${group}/${version}`, () =>
+      this.custom.getAPIResources({ group, version }),
+    );
+    return r !== undefined;
+  }
+
+  /** The ScaledObjects of a namespace; undefined when the API is not served (KEDA not installed). */
+  async listScaledObjects(namespace: string): Promise<ScaledObject[] | undefined> {
+    const l = (await this.maybe(`listing ScaledObjects (${SCALED_OBJECTS.group}) in ${namespace}`, () =>
+      this.custom.listNamespacedCustomObject({ ...SCALED_OBJECTS, namespace }),
+    )) as { items?: ScaledObject[] } | undefined;
+    return l ? (l.items ?? []) : undefined;
+  }
+
+  /**
+   * JSON merge patch of a ScaledObject (null removes an annotation). With `resourceVersion` in the body's
+   * metadata the patch applies only to exactly that version (HTTP 409 otherwise).
+   */
+  async patchScaledObject(namespace: string, name: string, body: object): Promise<ScaledObject> {
+    return (await this.call(`patching ScaledObject ${namespace}/${name}`, () =>
+      this.custom.patchNamespacedCustomObject(
+        { ...SCALED_OBJECTS, namespace, name, body },
+        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch),
+      ),
+    )) as ScaledObject;
+  }
 
   private readonly rulesReviews = new Map<string, Promise<RulesReview | undefined>>();
 

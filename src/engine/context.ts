@@ -29,6 +29,8 @@ export interface ClusterState {
   readonly configMaps: ReadonlyMap<string, V1ConfigMap | undefined>;
   /** Helm release managing the Deployment, from its annotations. */
   readonly helmRelease: string | undefined;
+  /** The cluster serves KEDA's ScaledObjects (asked only by strategies that pause KEDA: steps/keda.ts). */
+  readonly kedaServed?: boolean | undefined;
 }
 
 export interface RunContext {

@@ -1,6 +1,7 @@
 // Carries out the one after-failure decision (after-failure.ts) inside a run: roll back, or leave the cluster
 // as it is and say how to undo it by hand. The post step carries out the same decision in recover.ts.
 import { revisionOf } from '../cluster/verdict.ts';
+import { manualKedaCommands, pausedAny, resumeKeda } from '../steps/keda.ts';
 import { manualRollbackCommands, rollback } from '../steps/rollback.ts';
 import { afterFailure } from './after-failure.ts';
 import type { RunContext } from './context.ts';
@@ -13,6 +14,7 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
     timeline.skip('rollback', 'Rollback', decision.why);
     journal.update({ phase: 'left-failed' });
     outcome.manualSteps = manualRollbackCommands(journal.data, decision.manualMode);
+    await resumeKedaLeft(ctx);
     return;
   }
   const { mode } = decision;
@@ -46,4 +48,22 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
     outcome.manualSteps = manualRollbackCommands(journal.data, mode);
     outcome.error = `${outcome.error ?? ''}\nROLLBACK FAILED: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+/**
+ * `rollback: none` leaves the upgrade's changes for a person to look at, but KEDA was paused only for the run:
+ * it scales again (its commands drop out of the manual steps once it does).
+ */
+async function resumeKedaLeft(ctx: RunContext): Promise<void> {
+  const { journal, outcome } = ctx;
+  if (!pausedAny(journal.data)) return;
+  await ctx.timeline
+    .step('keda-restore', 'Resume KEDA autoscaling (paused only for the run)', async (h) => {
+      const problems = await resumeKeda(journal.data, ctx.kube, (t) => h.detail(t));
+      if (problems.length > 0) throw new Error(problems.join('\n'));
+      journal.update({ kedaRestored: true });
+      const done = new Set(manualKedaCommands(journal.data));
+      outcome.manualSteps = outcome.manualSteps.filter((c) => !done.has(c));
+    })
+    .catch(() => undefined);
 }

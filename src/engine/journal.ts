@@ -55,6 +55,10 @@ export interface JournalData {
   lease?: LeaseRef | undefined;
   /** Blue-green: what exists besides blue; each flag is set before the change it names is made. */
   blueGreen?: BlueGreenRecord | undefined;
+  /** KEDA ScaledObjects this run paused (each recorded before its patch), restored after the run. */
+  keda?: KedaPause[] | undefined;
+  /** Set once the ScaledObjects were put back (wrap-up, rollback, or the post step). */
+  kedaRestored?: boolean | undefined;
 }
 
 /** A blue-green run's changes: a rollback switches back to blue and removes what the run created. */
@@ -76,6 +80,17 @@ export interface BlueGreenRecord {
   /** When the selector was switched (ms since the epoch). */
   switchedAt?: number | undefined;
   blueScaled: boolean;
+}
+
+/** One ScaledObject this run paused: what its pause annotations were, and what the run wrote. */
+export interface KedaPause {
+  name: string;
+  /** The Deployment it scaled when the run began. */
+  target: string;
+  /** The pause annotations before the run (null = absent): a restore puts exactly these back. */
+  before: Record<string, string | null>;
+  /** What this run set; empty when it was paused already (then it is left as it is). */
+  wrote: Record<string, string>;
 }
 
 export class Journal {
@@ -178,6 +193,7 @@ export function wasMutated(d: JournalData): boolean {
     Object.keys(d.deploymentFields).length > 0 ||
     Object.keys(d.deploymentAnnotations).length > 0 ||
     d.replicas !== undefined ||
+    (d.keda ?? []).some((k) => Object.keys(k.wrote).length > 0) ||
     (d.blueGreen !== undefined &&
       (d.blueGreen.greenCreated ||
         d.blueGreen.previewCreated ||

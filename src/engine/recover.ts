@@ -13,6 +13,7 @@ import {
 import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { podSelector } from '../cluster/selector.ts';
+import { kedaLeftPaused, manualKedaCommands, pausedAny, resumeKeda } from '../steps/keda.ts';
 import { manualRollbackCommands, rollback, type RollbackResult } from '../steps/rollback.ts';
 import { afterFailure } from './after-failure.ts';
 import type { ToolProvider } from './context.ts';
@@ -34,11 +35,13 @@ export async function recoverFromJournal(
   // The same decision the main step makes after a failure (engine/after-failure.ts).
   const decision = afterFailure(data);
   if (!data || decision.kind === 'nothing') {
+    if (data && kedaLeftPaused(data)) await resumeLeftKeda(plan, journalPath, deps.reporter);
     if (data?.lease) await releaseLeftLease(plan, data.lease, deps.reporter);
     return { action: 'none', why: decision.kind === 'nothing' ? decision.why : 'no journal' };
   }
   if (decision.kind === 'leave') {
     new Journal(data, journalPath).update({ phase: 'left-failed' });
+    if (pausedAny(data) && !data.kedaRestored) await resumeLeftKeda(plan, journalPath, deps.reporter);
     if (data.lease) await releaseLeftLease(plan, data.lease, deps.reporter);
     return { action: 'left', why: decision.why, manual: manualRollbackCommands(data, decision.manualMode) };
   }
@@ -97,6 +100,29 @@ export async function recoverFromJournal(
       else if (!lease.lost) reporter.warning(`Lease was not released: ${r.why}.`, 'Lease');
     }
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Puts back the ScaledObjects a run paused when its main step could not (killed, or `rollback: none`). */
+async function resumeLeftKeda(plan: Plan, journalPath: string, reporter: Reporter): Promise<void> {
+  const data = Journal.load(journalPath);
+  if (!data) return;
+  try {
+    const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+    const problems = await resumeKeda(data, kube, (t) => reporter.info(t));
+    if (problems.length === 0) {
+      new Journal(data, journalPath).update({ kedaRestored: true });
+      return;
+    }
+    reporter.warning(
+      `KEDA is still paused: ${problems.join('; ')}. By hand: ${manualKedaCommands(data).join(' && ')}`,
+      'KEDA',
+    );
+  } catch (err) {
+    reporter.warning(
+      `KEDA is still paused (${err instanceof Error ? err.message : String(err)}). By hand: ${manualKedaCommands(data).join(' && ')}`,
+      'KEDA',
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import type { AccessCheck } from '../cluster/kube.ts';
 import { leaseName } from '../cluster/lease.ts';
 import { historyConfigMapName } from '../report/rehearsal.ts';
 import { greenName, previewName } from '../steps/blue-green.ts';
+import { pausesKeda } from '../steps/keda.ts';
 import type { Method, Plan } from './plan.ts';
 
 export type RouteName = 'kubectl' | 'helm';
@@ -32,6 +33,8 @@ export interface RbacOptions {
   readonly route: RouteName;
   /** ConfigMaps md-core reads (envFrom); default the chart's two. An empty list: no ConfigMap rule. */
   readonly configMaps?: readonly string[];
+  /** The cluster serves KEDA's ScaledObjects: the strategies that pause KEDA need the KEDA rules. */
+  readonly keda?: boolean | undefined;
 }
 
 /** The in-cluster database the MIGRATE_HISTORY free-space check runs df and psql in. */
@@ -189,8 +192,19 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
     });
   }
   if (plan.strategy === 'blue-green' && !helm) rules.push(...blueGreenRules(plan));
+  if (options.keda && pausesKeda(plan)) rules.push(...KEDA_RULES);
   return rules;
 }
+
+/** Where KEDA is installed: its ScaledObjects are paused for the run and put back (steps/keda.ts). */
+export const KEDA_RULES: readonly PolicyRule[] = [
+  {
+    apiGroup: 'keda.sh',
+    resource: 'scaledobjects',
+    verbs: ['list', 'patch'],
+    why: "KEDA: find the ScaledObjects that scale md-core, pause them for the run (paused-replicas annotation) and put them back (names are the chart's or yours: no resourceNames)",
+  },
+];
 
 /** Blue-green on a plain Deployment: green by name, Services, and the serving Service's EndpointSlices. */
 function blueGreenRules(plan: RbacPlan): PolicyRule[] {

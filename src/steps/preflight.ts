@@ -3,7 +3,7 @@
 import { podSelector } from '../cluster/selector.ts';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
-import { KubeError, type AccessCheck, type Kube } from '../cluster/kube.ts';
+import { KubeError, SCALED_OBJECTS, type AccessCheck, type Kube } from '../cluster/kube.ts';
 import { describeLease } from '../cluster/lease.ts';
 import { revisionOf, rolloutVerdict } from '../cluster/verdict.ts';
 import type { ClusterState } from '../engine/context.ts';
@@ -11,6 +11,7 @@ import { splitImage } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import type { Plan } from '../plan/plan.ts';
 import { accessChecks, rbacRules, routeFor, type RouteName } from '../plan/rbac.ts';
+import { pausesKeda } from './keda.ts';
 
 export const HELM_RELEASE_ANNOTATION = 'meta.helm.sh/release-name';
 
@@ -30,8 +31,9 @@ export function requiredAccess(
   plan: Plan,
   configMaps: readonly string[],
   route: RouteName = 'kubectl',
+  keda = false,
 ): AccessCheck[] {
-  return accessChecks(rbacRules(plan, { route, configMaps }));
+  return accessChecks(rbacRules(plan, { route, configMaps, keda }));
 }
 
 /**
@@ -111,8 +113,16 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
   }
   const cmNames = referencedConfigMaps(container);
   const route = routeFor(plan.method, dep.metadata?.annotations?.[HELM_RELEASE_ANNOTATION]);
-  const missing = await kube.missingPermissions(ns, requiredAccess(plan, cmNames, route));
+  // KEDA's rules are needed only where its ScaledObjects exist (discovery: any identity may ask).
+  const kedaServed = pausesKeda(plan)
+    ? await kube.servesApi(SCALED_OBJECTS.group, SCALED_OBJECTS.version)
+    : undefined;
+  const missing = await kube.missingPermissions(ns, requiredAccess(plan, cmNames, route, kedaServed));
   if (missing.length > 0) throw accessRefusal(ns, route, missing);
+  if (kedaServed === false)
+    step.detail(
+      `KEDA is not installed (no ${SCALED_OBJECTS.group}/${SCALED_OBJECTS.version} API): no ScaledObject to pause`,
+    );
 
   const selector = podSelector(dep);
   const [replicaSets, pods] = await Promise.all([
@@ -172,5 +182,6 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     revision: revisionOf(dep),
     configMaps,
     helmRelease,
+    kedaServed,
   };
 }

@@ -8,6 +8,7 @@ import type { JournalData } from '../engine/journal.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
 import { manualBlueGreenCommands, rollbackBlueGreen } from './blue-green-rollback.ts';
+import { manualKedaCommands, resumeKeda } from './keda.ts';
 
 export interface RollbackDeps {
   readonly kube: Kube;
@@ -35,7 +36,7 @@ export interface RollbackResult {
 const sh = (file: string, ...args: string[]): string => formatCommand(file, args);
 
 export function manualRollbackCommands(j: JournalData, mode: RollbackDeps['mode']): string[] {
-  if (j.blueGreen) return manualBlueGreenCommands(j, j.blueGreen);
+  if (j.blueGreen) return [...manualBlueGreenCommands(j, j.blueGreen), ...manualKedaCommands(j)];
   const cmds: string[] = [];
   const ns = j.namespace;
   for (const cm of j.configMaps) {
@@ -73,6 +74,7 @@ export function manualRollbackCommands(j: JournalData, mode: RollbackDeps['mode'
   if (j.replicas !== undefined)
     cmds.push(sh('kubectl', 'scale', `deployment/${j.deployment}`, '-n', ns, `--replicas=${j.replicas}`));
   cmds.push(sh('kubectl', 'rollout', 'status', `deployment/${j.deployment}`, '-n', ns));
+  cmds.push(...manualKedaCommands(j));
   return cmds;
 }
 
@@ -146,6 +148,15 @@ export function undoDecision(j: JournalData, current: V1Deployment | undefined):
 }
 
 export async function rollback(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
+  const r = await rollbackWorkload(j, deps);
+  // KEDA last: it resumes on a Deployment that is back as it was (or as far as the rollback got).
+  const keda = await resumeKeda(j, deps.kube, deps.detail);
+  for (const p of keda) deps.reporter.error(p, 'Rollback problem');
+  if (keda.length === 0) return r;
+  return { ok: false, problems: [...r.problems, ...keda], manual: manualRollbackCommands(j, deps.mode) };
+}
+
+async function rollbackWorkload(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
   // Blue-green never changed blue's template: its rollback is a switch back and a clean-up.
   if (j.blueGreen) {
     const bgProblems = await rollbackBlueGreen(j, j.blueGreen, deps);

@@ -14,6 +14,7 @@ import {
   endpointView,
   fillGreenUrl,
   greenFromBlue,
+  greenName,
   holdWatchingEndpoints,
   previewName,
   previewService,
@@ -21,6 +22,7 @@ import {
   type GreenPlan,
 } from '../steps/blue-green.ts';
 import { desiredEnv } from '../steps/configure-env.ts';
+import { kedaSteps } from '../steps/keda.ts';
 import { openApi, verifyServing } from '../steps/core-api.ts';
 import type { V1Service } from '@kubernetes/client-node';
 import {
@@ -51,13 +53,23 @@ export const blueGreen: Strategy = (plan, facts) => {
     const g = need(carry.green);
     return { ...ctx.target, deployment: g.name, selector: podSelector(g.manifest) };
   };
+  // KEDA held at blue's count, and at green's for a ScaledObject already aimed at green's name.
+  const keda = kedaSteps(facts, (ctx) => [
+    { name: ctx.target.deployment, replicas: ctx.state.replicas },
+    { name: greenName(ctx.target.deployment).name, replicas: plan.greenReplicas ?? ctx.state.replicas },
+  ]);
   const onGreen = (step: Step): Step => ({
     ...step,
     run: (ctx, h) => step.run({ ...ctx, target: greenTarget(ctx) }, h),
   });
   return {
-    checks: [planBlueGreen(facts, carry), ...(usesApi(plan) ? [connectApi(carry, false)] : [])],
+    checks: [
+      planBlueGreen(facts, carry),
+      ...(usesApi(plan) ? [connectApi(carry, false)] : []),
+      ...keda.checks,
+    ],
     changes: [
+      ...keda.changes,
       createGreen(carry),
       onGreen(waitForReadiness(carry)),
       ...(plan.greenApiUrl && plan.verify !== 'off' ? [verifyGreen()] : []),
@@ -67,7 +79,7 @@ export const blueGreen: Strategy = (plan, facts) => {
       holdBlue(carry),
       scaleDownBlue(),
     ],
-    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry)],
+    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry), ...keda.wrapUp],
     close: async () => carry.api?.close(),
   };
 };

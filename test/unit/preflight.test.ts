@@ -67,6 +67,7 @@ function fakeKube(dep: V1Deployment): Kube {
     namespaceExists: async () => true,
     getDeployment: async () => dep,
     missingPermissions: async () => [],
+    servesApi: async () => false,
     listReplicaSets: async () => [replicaSet],
     listPods: async () => [readyPod],
     getConfigMap: async () => undefined,

@@ -300,6 +300,7 @@ describe("preflight's permission refusal", () => {
         asked.push(...checks);
         return checks.filter(denied);
       },
+      servesApi: async () => false,
     } as unknown as Kube;
     return { kube, asked };
   };
