@@ -100,44 +100,47 @@ export function isComplete(s: DeploymentSnapshot): boolean {
   );
 }
 
-/** Watches one Deployment; reconnects (bounded) from the last resourceVersion if the stream ends. */
-export class DeploymentObserver {
-  readonly events: DeploymentSnapshot[] = [];
+/**
+ * A raw HTTPS watch of one collection (no client library shared with the action): every event is handed to
+ * `onEvent` with the local clock at its arrival. Reconnects (bounded) from the last resourceVersion if the stream
+ * ends, from a fresh list after an ERROR event (an expired resourceVersion).
+ */
+export abstract class RawWatch {
   private req: ReturnType<typeof https.request> | undefined;
   private stopped = false;
   private reconnects = 0;
   private rv = '';
   private waiters: (() => void)[] = [];
+  private started = false;
 
-  private readonly creds: Credentials;
+  protected readonly creds: Credentials;
   readonly namespace: string;
-  readonly name: string;
-  readonly container: string;
 
-  constructor(creds: Credentials, namespace: string, name: string, container: string) {
+  constructor(creds: Credentials, namespace: string) {
     this.creds = creds;
     this.namespace = namespace;
-    this.name = name;
-    this.container = container;
   }
 
-  /** Resolves once the current state has arrived (the watch's initial ADDED event). */
+  /** `/api/...` or `/apis/...` collection path, without the query. */
+  protected abstract collectionPath(): string;
+  /** The watch's selectors (fieldSelector, labelSelector). */
+  protected abstract selectors(): Record<string, string>;
+  /** One event, stamped on arrival; returns its resourceVersion. */
+  protected abstract onEvent(type: string, object: unknown, t: number): string;
+  protected abstract what(): string;
+
+  /** Resolves once the current state has arrived (a list, then the watch from its resourceVersion). */
   async start(timeoutMs = 30_000): Promise<void> {
     this.connect();
-    await this.until(() => this.events.length > 0, timeoutMs, 'the initial state');
+    await this.until(() => this.started, timeoutMs, 'the initial state');
   }
 
-  private connect(): void {
-    const q = new URLSearchParams({
-      watch: 'true',
-      fieldSelector: `metadata.name=${this.name}`,
-      ...(this.rv ? { resourceVersion: this.rv } : {}),
-    });
+  private request(query: URLSearchParams): ReturnType<typeof https.request> {
     const { server, ca, cert, key, token } = this.creds;
-    const req = https.request({
+    return https.request({
       host: server.hostname,
       port: server.port,
-      path: `/apis/apps/v1/namespaces/${this.namespace}/deployments?${q.toString()}`,
+      path: `${this.collectionPath()}?${query.toString()}`,
       method: 'GET',
       ca,
       cert,
@@ -149,6 +152,43 @@ export class DeploymentObserver {
       },
       agent: false,
     });
+  }
+
+  /** Lists the collection (every item handed over as ADDED), then watches from the list's resourceVersion. */
+  private connect(): void {
+    if (this.rv) {
+      this.watch();
+      return;
+    }
+    const req = this.request(new URLSearchParams(this.selectors()));
+    this.req = req;
+    req.on('response', (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        const t = now();
+        try {
+          const list = JSON.parse(body) as { metadata?: { resourceVersion?: string }; items?: unknown[] };
+          if (!list.metadata?.resourceVersion) throw new Error('no resourceVersion');
+          for (const item of list.items ?? []) this.onEvent('ADDED', item, t);
+          this.rv = list.metadata.resourceVersion;
+          this.started = true;
+          this.notify();
+          this.watch();
+        } catch {
+          this.reconnect();
+        }
+      });
+    });
+    req.on('error', () => this.reconnect());
+    req.end();
+  }
+
+  private watch(): void {
+    const req = this.request(
+      new URLSearchParams({ watch: 'true', ...this.selectors(), resourceVersion: this.rv }),
+    );
     this.req = req;
     req.on('response', (res) => {
       let buf = '';
@@ -161,14 +201,12 @@ export class DeploymentObserver {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
           if (!line.trim()) continue;
-          const ev = JSON.parse(line) as { type: string; object: K8sDeployment };
+          const ev = JSON.parse(line) as { type: string; object: unknown };
           if (ev.type === 'ERROR') {
             this.rv = ''; // expired: start over with a fresh list
             continue;
           }
-          const s = snapshot(ev.type, ev.object, this.container, t);
-          this.rv = s.resourceVersion;
-          this.events.push(s);
+          this.rv = this.onEvent(ev.type, ev.object, t) || this.rv;
         }
         this.notify();
       });
@@ -207,7 +245,41 @@ export class DeploymentObserver {
         });
       });
     }
-    throw new Error(`${this.namespace}/${this.name}: timed out after ${timeoutMs} ms waiting for ${what}`);
+    throw new Error(`${this.namespace}/${this.what()}: timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.req?.destroy();
+    this.notify();
+  }
+}
+
+/** Watches one Deployment. */
+export class DeploymentObserver extends RawWatch {
+  readonly events: DeploymentSnapshot[] = [];
+  readonly name: string;
+  readonly container: string;
+
+  constructor(creds: Credentials, namespace: string, name: string, container: string) {
+    super(creds, namespace);
+    this.name = name;
+    this.container = container;
+  }
+
+  protected collectionPath(): string {
+    return `/apis/apps/v1/namespaces/${this.namespace}/deployments`;
+  }
+  protected selectors(): Record<string, string> {
+    return { fieldSelector: `metadata.name=${this.name}` };
+  }
+  protected what(): string {
+    return this.name;
+  }
+  protected onEvent(type: string, object: unknown, t: number): string {
+    const s = snapshot(type, object as K8sDeployment, this.container, t);
+    this.events.push(s);
+    return s.resourceVersion;
   }
 
   latest(): DeploymentSnapshot | undefined {
@@ -244,11 +316,5 @@ export class DeploymentObserver {
       `a complete rollout of ${image}`,
     );
     return this.completeAt(image, after, minGeneration)!;
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.req?.destroy();
-    this.notify();
   }
 }

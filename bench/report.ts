@@ -1,4 +1,7 @@
 // Markdown tables from a benchmark result (bench/results/<date>.md and the latest copy in bench/README.md).
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BenchResult, Derived, RunKind, RunRecord } from './run.ts';
 import { TOOL_LABEL, type Tool } from './runners.ts';
 import { stats } from './stats.ts';
@@ -19,7 +22,7 @@ function num(x: number, digits: number, signed: boolean): string {
 }
 
 /** "median (min–max)" of the samples, converted by `scale` (e.g. ms -> s), with n when it differs from `expected`. */
-function cell(
+export function cell(
   samples: (number | undefined)[],
   o: { scale?: number; digits?: number; unit?: string; signed?: boolean } = {},
 ): string {
@@ -47,7 +50,7 @@ function pick(runs: Run[], kind: RunKind, tool: Tool, replicas?: number): Run[] 
   );
 }
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -274,10 +277,50 @@ export function renderMarkdown(r: BenchResult, jsonName: string): string {
 }
 
 /** Puts the tables between the markers of bench/README.md (appends the markers when missing). */
-export function replaceTables(readme: string, md: string): string {
-  const block = `${TABLES_BEGIN}\n\n${md}\n${TABLES_END}`;
-  const a = readme.indexOf(TABLES_BEGIN);
-  const b = readme.indexOf(TABLES_END);
-  if (a >= 0 && b > a) return readme.slice(0, a) + block + readme.slice(b + TABLES_END.length);
+export function replaceTables(
+  readme: string,
+  md: string,
+  begin: string = TABLES_BEGIN,
+  end: string = TABLES_END,
+): string {
+  const block = `${begin}\n\n${md}\n${end}`;
+  const a = readme.indexOf(begin);
+  const b = readme.indexOf(end);
+  if (a >= 0 && b > a) return readme.slice(0, a) + block + readme.slice(b + end.length);
   return `${readme.trimEnd()}\n\n${block}\n`;
+}
+
+/** bench/README.md with a generated block replaced, formatted as the repository's prettier config wants it. */
+export async function updateReadme(md: string, begin?: string, end?: string): Promise<void> {
+  const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), 'README.md');
+  const text = replaceTables(await readFile(readme, 'utf8'), md, begin, end);
+  const prettier = await import('prettier');
+  const options = (await prettier.resolveConfig(readme)) ?? {};
+  await writeFile(readme, await prettier.format(text, { ...options, filepath: readme }));
+}
+
+/** bench/results/<stem>.json */
+export function resultFile(stem: string): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', `${stem}.json`);
+}
+
+/**
+ * Writes a result (`<stem>.json`, unless `result` is undefined: a re-render), its tables (`<stem>.md`), and the
+ * tables into bench/README.md between the markers (none: README untouched); prints the tables.
+ */
+export async function publish(
+  jsonFile: string,
+  result: object | undefined,
+  md: string,
+  markers: { begin?: string; end?: string } | undefined,
+): Promise<void> {
+  await mkdir(path.dirname(jsonFile), { recursive: true });
+  if (result) await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(jsonFile.replace(/\.json$/, '.md'), md);
+  try {
+    if (markers) await updateReadme(md, markers.begin, markers.end);
+  } catch (e) {
+    process.stderr.write(`bench/README.md not updated: ${String(e)}\n`);
+  }
+  process.stdout.write(md);
 }

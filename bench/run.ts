@@ -6,56 +6,31 @@
 // (or env BENCH_REPS, BENCH_REPS_CHEAP, BENCH_REPLICAS, BENCH_CAP_S, BENCH_BUDGET_MIN, BENCH_TOOLS);
 // node bench/run.ts --render bench/results/<date>.json re-renders the tables from a saved result.
 // Writes bench/results/<date>.json and .md, and the latest tables into bench/README.md.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { copyFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  REPO_ROOT,
-  resolveClusterTools,
-  startCluster,
-  type TestCluster,
-} from '../test/e2e/cluster/harness.ts';
 import {
   AUDIT_POLICY,
   countRequests,
   firstDeploymentWrite,
-  readAudit,
   requestsIn,
   type AuditRequest,
   type RequestCount,
 } from './audit.ts';
 import { bundleSizes, type BundleSizes } from './bundle.ts';
+import { now, type DeploymentObserver, type DeploymentSnapshot } from './observer.ts';
+import { renderMarkdown, publish, resultFile } from './report.ts';
+import { connectKube, IMAGE, runUpgradeWith, TOOL_AGENTS, type Tool, type UpgradeTiming } from './runners.ts';
 import {
-  credentialsFrom,
-  DeploymentObserver,
-  isComplete,
-  now,
-  type Credentials,
-  type DeploymentSnapshot,
-} from './observer.ts';
-import { renderMarkdown, replaceTables } from './report.ts';
-import {
-  actionInputDefaults,
-  CHART_VERSION,
-  connectKube,
-  embeddedKubeconfig,
-  freshHome,
-  helmBinary,
-  helmMajorFor,
-  helmValues,
-  IMAGE,
-  killRunningChildren,
-  RELEASE,
-  runProc,
-  runUpgradeWith,
-  TOOL_AGENTS,
-  type BenchEnv,
-  type Tool,
-  type UpgradeTiming,
-} from './runners.ts';
+  intOption,
+  loadAverages,
+  log,
+  openSession,
+  stamp,
+  option,
+  pool,
+  type Bench,
+  type MachineInfo,
+} from './session.ts';
 
 // ---- configuration ----------------------------------------------------------------------------------------
 
@@ -63,16 +38,6 @@ const ALL_TOOLS: Tool[] = ['ours-watcher', 'ours-engine', 'ours-dist', 'kubectl'
 const FAILURE_TOOLS: Tool[] = ['ours-engine', 'kubectl', 'helm3', 'helm4'];
 const FAILURE_TAGS = ['crashloop', 'pullfail'] as const;
 type FailureTag = (typeof FAILURE_TAGS)[number];
-
-function option(name: string, envName: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0) return process.argv[i + 1];
-  return process.env[envName];
-}
-function intOption(name: string, envName: string, def: number, min: number, max: number): number {
-  const v = Number(option(name, envName) ?? def);
-  return Number.isInteger(v) ? Math.min(Math.max(v, min), max) : def;
-}
 
 export interface BenchConfig {
   reps: number;
@@ -163,132 +128,8 @@ export function derive(r: RunRecord): Derived {
 
 // ---- helpers ----------------------------------------------------------------------------------------------
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const log = (s: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
-};
-
 let tagCounter = 0;
 const nextTag = (suffix = ''): string => `5.20.${++tagCounter}${suffix}`;
-
-/** Runs `fn` over items with at most `limit` at a time. */
-async function pool<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-class Bench {
-  readonly observers = new Map<string, DeploymentObserver>();
-  readonly creds: Credentials;
-  readonly env: BenchEnv;
-  readonly deadline: number;
-
-  constructor(env: BenchEnv, deadline: number) {
-    this.env = env;
-    this.deadline = deadline;
-    this.creds = credentialsFrom(env.cluster.kubeconfig);
-  }
-
-  async kubectl(args: string[], capMs = 60_000): Promise<string> {
-    const home = freshHome(this.env, 'setup');
-    try {
-      const p = await runProc(
-        this.env.cluster.kubectl,
-        ['--kubeconfig', this.env.cluster.kubeconfig, ...args],
-        {
-          env: home.env,
-          capMs,
-        },
-      );
-      if (p.code !== 0)
-        throw new Error(`kubectl ${args.join(' ')}: ${p.capped ? 'capped' : `exit ${p.code}`}\n${p.output}`);
-      return p.output;
-    } finally {
-      rmSync(home.dir, { recursive: true, force: true });
-    }
-  }
-
-  /** Namespace with the fixture chart installed by the contender's Helm major, rolled out, observed. */
-  async setup(namespace: string, tool: Tool, replicas: number): Promise<DeploymentObserver> {
-    await this.kubectl(['create', 'namespace', namespace]);
-    for (let i = 0; i < 120; i++) {
-      try {
-        await this.kubectl(['get', 'serviceaccount', 'default', '-n', namespace, '-o', 'name'], 10_000);
-        break;
-      } catch (e) {
-        if (i === 119) throw e;
-        await sleep(250);
-      }
-    }
-    const major = helmMajorFor(tool);
-    const home = freshHome(this.env, 'install');
-    try {
-      const p = await runProc(
-        helmBinary(this.env, major),
-        [
-          'install',
-          RELEASE,
-          this.env.chartDir,
-          '--namespace',
-          namespace,
-          '--kubeconfig',
-          this.env.cluster.kubeconfig,
-          ...helmValues(CHART_VERSION, replicas),
-        ],
-        { env: home.env, capMs: 180_000 },
-      );
-      if (p.code !== 0) throw new Error(`helm ${major} install in ${namespace} failed: ${p.output}`);
-    } finally {
-      rmSync(home.dir, { recursive: true, force: true });
-    }
-    const obs = new DeploymentObserver(this.creds, namespace, 'md-core', 'md-core');
-    await obs.start();
-    this.observers.set(namespace, obs);
-    await obs.until(
-      () => {
-        const l = obs.latest();
-        return l !== undefined && isComplete(l) && l.ready === replicas;
-      },
-      300_000,
-      `the initial rollout of ${replicas} replica(s)`,
-    );
-    return obs;
-  }
-
-  async teardown(namespace: string, wait: boolean): Promise<void> {
-    this.observers.get(namespace)?.stop();
-    this.observers.delete(namespace);
-    await this.kubectl(
-      ['delete', 'namespace', namespace, `--wait=${wait}`, '--timeout=180s', '--ignore-not-found'],
-      200_000,
-    );
-  }
-
-  /** Waits until the Deployment is at rest again (complete, generation observed) and lets things settle. */
-  async settle(obs: DeploymentObserver): Promise<void> {
-    await obs.until(
-      () => {
-        const l = obs.latest();
-        return l !== undefined && isComplete(l);
-      },
-      120_000,
-      'the Deployment to be at rest',
-    );
-    await sleep(750);
-  }
-
-  timeLeft(): boolean {
-    return Date.now() < this.deadline;
-  }
-}
 
 // ---- phases -----------------------------------------------------------------------------------------------
 
@@ -508,84 +349,26 @@ export interface BenchResult {
   commit: string;
   distCommit: string;
   config: BenchConfig;
-  machine: {
-    node: string;
-    platform: string;
-    arch: string;
-    cpus: number;
-    memoryGiB: number;
-    loadAverageAtStart: number[];
-    loadAverageAtEnd: number[];
-  };
+  machine: MachineInfo;
   cluster: { kubernetes: string; kwok: string; nodes: number; auditPolicy: unknown };
   bundle: BundleSizes;
   notes: string[];
   runs: (RunRecord & { derived: Derived })[];
 }
 
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main(): Promise<void> {
   const cfg = config();
   const startedAt = new Date();
-  const loadAtStart = loadavg().map((x) => Math.round(x * 100) / 100);
-  const deadline = Date.now() + cfg.budgetMin * 60_000;
-  // Hard stop well after the budget: the harness's exit hook then kills the cluster's processes by pid.
-  const watchdog = setTimeout(
-    () => {
-      log('watchdog: the benchmark overran its budget by 10 minutes; exiting');
-      process.exit(3);
-    },
-    (cfg.budgetMin + 10) * 60_000,
-  );
-  watchdog.unref();
+  const loadAtStart = loadAverages();
   log(`config ${JSON.stringify(cfg)}; load ${loadAtStart.join(' ')}`);
-
-  const toolsDir = await resolveClusterTools();
-  const tmp = mkdtempSync(path.join(tmpdir(), 'mdcore-bench-'));
-  // Registered before startCluster's own handlers, so ours run first: our children (by pid), our temp dir;
-  // then the harness stops the cluster and re-raises the signal.
-  const cleanupSync = (): void => {
-    killRunningChildren();
-    rmSync(tmp, { recursive: true, force: true });
-  };
-  process.on('exit', cleanupSync);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, cleanupSync);
-  const distDir = path.join(tmp, 'dist');
-  await cp(path.join(REPO_ROOT, 'dist'), distDir, { recursive: true });
-  const distDirty = git(['status', '--porcelain', '--', 'dist']) !== '';
-  const t0 = Date.now();
-  const cluster: TestCluster = await startCluster({
-    name: `mdcore-bench-${process.pid}`,
-    nodes: 2,
-    toolsDir,
-    auditPolicy: AUDIT_POLICY,
-  });
-  log(
-    `cluster ${cluster.name} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; audit log ${cluster.auditLog}`,
-  );
+  const label = option('label', 'BENCH_LABEL');
+  const session = await openSession('bench', cfg.budgetMin);
+  const b = session.bench;
   const runs: RunRecord[] = [];
   const notes: string[] = [];
+  let bundle: BundleSizes;
   let audit: AuditRequest[];
-  let bench: Bench | undefined;
   try {
-    const env: BenchEnv = {
-      cluster,
-      kubeconfigText: embeddedKubeconfig(cluster.kubeconfig),
-      tmp,
-      repoRoot: REPO_ROOT,
-      chartDir: path.join(REPO_ROOT, 'test', 'fixtures', 'charts', `mdcore-${CHART_VERSION}`),
-      inputDefaults: actionInputDefaults(REPO_ROOT),
-      distDir,
-    };
-    const b = new Bench(env, deadline);
-    bench = b;
     for (const n of cfg.replicas) {
       if (!b.timeLeft()) break;
       await readinessPhase(b, cfg, n, runs);
@@ -593,91 +376,43 @@ async function main(): Promise<void> {
     if (cfg.failures && b.timeLeft()) await failurePhase(b, cfg, runs);
     if (!b.timeLeft())
       notes.push(`the time budget (${cfg.budgetMin} min) ran out: some repetitions were skipped`);
-    await sleep(1000); // the audit log is written as requests complete
-    audit = await readAudit(cluster.auditLog!);
-    // Kept for inspection (gitignored), until the next run of the same day.
-    const keep = path.join(
-      REPO_ROOT,
-      '.cluster',
-      'bench-logs',
-      startedAt.toISOString().slice(0, 10) +
-        (option('label', 'BENCH_LABEL') ? `-${option('label', 'BENCH_LABEL')}` : ''),
-    );
-    await mkdir(keep, { recursive: true });
-    await copyFile(cluster.auditLog!, path.join(keep, 'audit.log'));
-    log(`audit log (${audit.length} requests) kept in ${path.relative(REPO_ROOT, keep)}/audit.log`);
+    bundle = await bundleSizes(session.env.distDir);
   } finally {
-    for (const o of bench?.observers.values() ?? []) o.stop();
-    try {
-      await cluster.stop();
-    } catch (e) {
-      log(`stopping the cluster: ${String(e)}`);
-    }
+    audit = await session.close(startedAt.toISOString().slice(0, 10) + (label ? `-${label}` : ''));
   }
   attribute(runs, audit);
 
   const result: BenchResult = {
     benchmark: 'rollout',
-    date: startedAt.toISOString(),
-    finished: new Date().toISOString(),
-    commit: git(['rev-parse', '--short', 'HEAD']),
-    distCommit: git(['log', '-1', '--format=%h', '--', 'dist']) + (distDirty ? ' + uncommitted changes' : ''),
+    ...stamp(startedAt, loadAtStart, session),
     config: cfg,
-    machine: {
-      node: process.version,
-      platform: process.platform,
-      arch: process.arch,
-      cpus: cpus().length,
-      memoryGiB: Math.round(totalmem() / 1024 ** 3),
-      loadAverageAtStart: loadAtStart,
-      loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100),
-    },
     cluster: { kubernetes: 'v1.36.3', kwok: 'v0.8.0', nodes: 2, auditPolicy: AUDIT_POLICY },
-    bundle: await bundleSizes(distDir),
+    bundle,
     notes,
     runs: runs.map((r) => ({ ...r, derived: derive(r) })),
   };
-  rmSync(tmp, { recursive: true, force: true });
-  const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-  await mkdir(dir, { recursive: true });
-  const day = result.date.slice(0, 10);
   // A labelled run (`--label before`) is a side measurement: its own files, the README's tables untouched.
-  const label = option('label', 'BENCH_LABEL');
-  const stem = label ? `${day}-${label}` : day;
-  const jsonFile = path.join(dir, `${stem}.json`);
-  await writeFile(jsonFile, `${JSON.stringify(result, null, 2)}\n`);
-  const md = renderMarkdown(result, path.basename(jsonFile));
-  await writeFile(path.join(dir, `${stem}.md`), md);
-  try {
-    if (!label) await updateReadme(md);
-  } catch (e) {
-    log(`bench/README.md not updated: ${String(e)}`);
-  }
-  process.stdout.write(md);
+  const jsonFile = resultFile(result.date.slice(0, 10) + (label ? `-${label}` : ''));
+  await publish(jsonFile, result, renderMarkdown(result, path.basename(jsonFile)), label ? undefined : {});
   log(
     `wrote ${path.relative(process.cwd(), jsonFile)} (${runs.length} runs) in ${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min`,
   );
-  clearTimeout(watchdog);
-}
-
-/** bench/README.md with the new tables, formatted as the repository's prettier config wants it. */
-async function updateReadme(md: string): Promise<void> {
-  const readme = path.join(path.dirname(fileURLToPath(import.meta.url)), 'README.md');
-  const text = replaceTables(await readFile(readme, 'utf8'), md);
-  const prettier = await import('prettier');
-  const options = (await prettier.resolveConfig(readme)) ?? {};
-  await writeFile(readme, await prettier.format(text, { ...options, filepath: readme }));
 }
 
 /** `--render <result.json>`: rewrites <date>.md and bench/README.md's tables from a saved result. */
 async function render(file: string): Promise<void> {
   const result = JSON.parse(await readFile(file, 'utf8')) as BenchResult;
-  const md = renderMarkdown(result, path.basename(file));
-  await writeFile(file.replace(/\.json$/, '.md'), md);
-  await updateReadme(md);
-  process.stdout.write(md);
+  await publish(file, undefined, renderMarkdown(result, path.basename(file)), {});
 }
 
+// Sections with their own cluster and tables: `--availability` (bench/availability.ts), `--fleet` (bench/fleet.ts).
 const renderIndex = process.argv.indexOf('--render');
-if (renderIndex >= 0) await render(process.argv[renderIndex + 1] ?? '');
+const section = process.argv.includes('--availability')
+  ? await import('./availability.ts')
+  : process.argv.includes('--fleet')
+    ? await import('./fleet.ts')
+    : undefined;
+if (section && renderIndex >= 0) await section.render(process.argv[renderIndex + 1] ?? '');
+else if (section) await section.main();
+else if (renderIndex >= 0) await render(process.argv[renderIndex + 1] ?? '');
 else await main();

@@ -185,6 +185,16 @@ export interface UpgradeSpec {
   tag: string;
   expect: Expectation;
   capMs: number;
+  /** More action inputs (ours-engine, ours-dist), e.g. a strategy. */
+  inputs?: Record<string, string>;
+  /** ours-engine, ours-dist: keep what the run reported in the timing (`report`). */
+  keepReport?: boolean;
+  /**
+   * Every process the contender spawns runs under `/usr/bin/time`, appending one line `rusage <wall s> <user s>
+   * <sys s> <max RSS KiB>` to this file (its CPU includes the children it waited for), and under `timeout` at the
+   * cap so the process itself is killed by its parent there.
+   */
+  rusageFile?: string;
 }
 
 export interface UpgradeTiming {
@@ -207,9 +217,27 @@ export interface UpgradeTiming {
   loadBefore: number;
   loadAfter: number;
   note?: string;
+  /** ours-engine, ours-dist with keepReport: everything the run reported (log and summary). */
+  report?: string;
 }
 
 const load1 = (): number => Math.round(loadavg()[0]! * 100) / 100;
+
+/** Runs a contender's process, under `/usr/bin/time` and `timeout` when the spec measures resource use. */
+function runMeasured(
+  spec: UpgradeSpec,
+  file: string,
+  args: readonly string[],
+  options: { env: NodeJS.ProcessEnv; capMs: number },
+): Promise<ProcResult> {
+  if (!spec.rusageFile) return runProc(file, args, options);
+  const capS = String(Math.ceil(options.capMs / 1000));
+  return runProc(
+    '/usr/bin/time',
+    ['-a', '-o', spec.rusageFile, '-f', 'rusage %e %U %S %M', 'timeout', '-s', 'KILL', capS, file, ...args],
+    { env: options.env, capMs: options.capMs + 5000 },
+  );
+}
 
 /** A connected Kube for the watcher-only contender (connected outside the timed window). */
 export async function connectKube(env: BenchEnv): Promise<Kube> {
@@ -258,6 +286,7 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           method: 'kubectl',
           kubeconfig: env.kubeconfigText,
           'kubectl-version': '1.36.3',
+          ...spec.inputs,
         });
         if (!parsed.ok) throw new Error(formatInputErrors(parsed.errors));
         // The engine's kubectl children inherit process.env: give them the run's fresh HOME too.
@@ -265,9 +294,10 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
         process.env.HOME = home.dir;
         const start = now();
         let outcome;
+        const reporter = new MemoryReporter();
         try {
           outcome = await runUpgrade(parsed.plan, {
-            reporter: new MemoryReporter(),
+            reporter,
             tools: { kubectl: async () => env.cluster.kubectl, helm: async () => env.cluster.helm3 },
           });
         } finally {
@@ -287,6 +317,7 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           result: outcome.result + (outcome.error ? `: ${outcome.error.split('\n')[0]}` : ''),
           loadBefore,
           loadAfter: load1(),
+          ...(spec.keepReport ? { report: reporter.text() } : {}),
         };
       }
       case 'ours-dist': {
@@ -321,14 +352,18 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           kubeconfig: env.kubeconfigText,
           // The cluster's kubectl on PATH is built from source; the benchmark makes no request off this machine.
           'path-tools': 'trust',
+          ...spec.inputs,
         };
         for (const [k, v] of Object.entries(inputs)) runnerEnv[`INPUT_${k.toUpperCase()}`] = v;
-        const p = await runProc(process.execPath, [path.join(env.distDir, 'index.js')], {
+        const p = await runMeasured(spec, process.execPath, [path.join(env.distDir, 'index.js')], {
           env: runnerEnv,
           capMs: spec.capMs,
         });
         const out = readFileSync(runnerEnv.GITHUB_OUTPUT!, 'utf8');
         const result = /^result<<(\S+)\n(.*)\n\1$/m.exec(out)?.[2] ?? `exit ${p.code}`;
+        const report = spec.keepReport
+          ? `${p.output}\n${readFileSync(runnerEnv.GITHUB_STEP_SUMMARY!, 'utf8')}`
+          : undefined;
         rmSync(runner, { recursive: true, force: true });
         return {
           ...base,
@@ -341,16 +376,19 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           loadBefore,
           loadAfter: load1(),
           ...(result === 'upgraded' || result === 'rolled-back' ? {} : { note: p.output.trim().slice(-600) }),
+          ...(report === undefined ? {} : { report }),
         };
       }
       case 'kubectl': {
-        const set = await runProc(
+        const set = await runMeasured(
+          spec,
           env.cluster.kubectl,
           [...kubectlBase, 'set', 'image', 'deployment/md-core', `md-core=${image}`],
           { env: home.env, capMs: 30_000 },
         );
         if (set.code !== 0) throw new Error(`kubectl set image failed: ${set.output}`);
-        const status = await runProc(
+        const status = await runMeasured(
+          spec,
           env.cluster.kubectl,
           [...kubectlBase, 'rollout', 'status', 'deployment/md-core'],
           {

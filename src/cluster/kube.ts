@@ -63,6 +63,10 @@ interface RulesReview {
 
 type WatchEvent = { type: string; object: Record<string, unknown> };
 
+/** Requests this process's Kube clients sent (a watch counts once, when opened): the rehearsal reports them. */
+let requestsSent = 0;
+export const apiRequestsSent = (): number => requestsSent;
+
 /** A watch that receives nothing (not even a bookmark) for this long is treated as dead and resumed. */
 export const WATCH_INACTIVITY_MS = 5 * 60_000;
 
@@ -154,6 +158,7 @@ export class Kube {
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    requestsSent++;
     try {
       return await fn();
     } catch (err) {
@@ -175,6 +180,7 @@ export class Kube {
   /** The first request of a run: when it fails, the error says which server, why, and what to do next. */
   async serverVersion(): Promise<string> {
     const api = this.kc.makeApiClient(this.lib.VersionApi);
+    requestsSent++;
     try {
       return (await api.getCode()).gitVersion;
     } catch (err) {
@@ -574,6 +580,7 @@ export class Kube {
       },
     }) as KubeConfig;
     const w = new this.lib.Watch(config);
+    requestsSent++;
     // The library's 30 s default is shorter than the server's ~60 s bookmark interval: a quiet watch would drop.
     (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
     const ctl = await w.watch(

@@ -3,10 +3,10 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Kube } from '../cluster/kube.ts';
+import { apiRequestsSent, Kube } from '../cluster/kube.ts';
 import { acquireLease, currentHolderIdentity, type LeaseHold } from '../cluster/lease.ts';
 import { podSelector } from '../cluster/selector.ts';
-import { targetImage, type Plan } from '../plan/plan.ts';
+import { targetImage, type BaselineSource, type Plan } from '../plan/plan.ts';
 import {
   boundHistory,
   historyConfigMapName,
@@ -18,10 +18,14 @@ import {
   type PhaseName,
   type PhaseReport,
   type RehearsalReport,
+  type RequestCounts,
+  type RollbackMethod,
 } from '../report/rehearsal.ts';
 import type { MdCoreClient } from '../core-api/client.ts';
 import { describeApiError, openApi, versionMatches } from '../steps/core-api.ts';
 import { rollback } from '../steps/rollback.ts';
+import { rollbackMode } from './after-failure.ts';
+import { splitImage } from './context.ts';
 import { Journal, type JournalData } from './journal.ts';
 import { durationSeconds, type Outcome } from './outcome.ts';
 import { runUpgrade, type EngineDeps } from './run.ts';
@@ -62,10 +66,17 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
   const phases: PhaseReport[] = [];
   const checks: CheckReport[] = [];
   const outcomes: Outcome[] = [];
+  const requests: RequestCounts = {};
+  const requestsAtStart = apiRequestsSent();
   let failedPhase: PhaseName | undefined;
   let error: string | undefined;
   let broughtToBaseline = false;
   let leftOn = 'unknown';
+  let baselineTag = r.baselineTag ?? '';
+  let rollbackMethod: RollbackMethod | undefined;
+  /** The phase running now: a cancelled job is reported as interrupted in it. */
+  let current: PhaseName = 'baseline';
+  const cancelled = (): boolean => deps.signal?.aborted === true;
   // The runs keep `rehearsal` in their plan: preflight then checks the history ConfigMap's permissions too.
   const runDeps: EngineDeps = { ...deps, journalPath, partOfRehearsal: true };
   const addChecks = (phase: CheckReport['phase'], o: Outcome): void => {
@@ -75,39 +86,65 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     failedPhase ??= phase;
     error ??= `the ${phase} phase failed: ${why}`;
   };
+  const counted = <T>(part: 'baseline' | 'upgrade' | 'rollback', fn: () => Promise<T>): Promise<T> => {
+    const before = apiRequestsSent();
+    return fn().finally(() => (requests[part] = apiRequestsSent() - before));
+  };
 
   try {
-    // ---- baseline: a normal engine run to the baseline tag; 'unchanged' when staging is already there ----
-    reporter.info(`Rehearsal: bringing staging to the baseline ${r.baselineTag} if it runs something else.`);
-    const b = await runUpgrade({ ...plan, tag: r.baselineTag, force: false }, runDeps);
+    // ---- baseline: read from production when asked, then a normal engine run to it ('unchanged' when there) ----
+    if (r.baselineFrom) {
+      const read = await counted('baseline', () => readBaselineTag(plan, r.baselineFrom as BaselineSource));
+      if ('problem' in read) {
+        phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: read.problem });
+        fail('baseline', `${read.problem}. Nothing in the cluster was changed.`);
+        return await done();
+      }
+      baselineTag = read.tag;
+      reporter.info(`Rehearsal: production's Deployment ${sourceName(r.baselineFrom)} runs ${read.image}.`);
+      if (read.warning) reporter.warning(read.warning, 'Rehearsal baseline');
+      if (baselineTag === plan.tag) {
+        const why = `production's Deployment ${sourceName(r.baselineFrom)} already runs the target ${plan.tag}: there is no upgrade to rehearse (give the next version as 'tag')`;
+        phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: why });
+        fail('baseline', `${why}. Nothing in the cluster was changed.`);
+        return await done();
+      }
+    }
+    reporter.info(`Rehearsal: bringing staging to the baseline ${baselineTag} if it runs something else.`);
+    const b = await counted('baseline', () =>
+      runUpgrade({ ...plan, tag: baselineTag, force: false }, runDeps),
+    );
     outcomes.push(b);
     addChecks('baseline', b);
     broughtToBaseline = b.result === 'upgraded';
     if (broughtToBaseline)
       reporter.warning(
-        `Staging ran ${b.previousImage ?? '?'}, not the baseline ${r.baselineTag}: it was brought to the baseline first.`,
+        `Staging ran ${b.previousImage ?? '?'}, not the baseline ${baselineTag}: it was brought to the baseline first.`,
         'Rehearsal baseline',
       );
+    const fromProduction = r.baselineFrom ? ` (read from ${sourceName(r.baselineFrom)})` : '';
     phases.push({
       name: 'baseline',
       seconds: durationSeconds(b),
       ok: b.result === 'upgraded' || b.result === 'unchanged',
       detail: broughtToBaseline
-        ? `brought from ${b.previousImage ?? '?'} to ${r.baselineTag}`
+        ? `brought from ${b.previousImage ?? '?'} to ${baselineTag}${fromProduction}`
         : b.result === 'unchanged'
-          ? `already on ${r.baselineTag}`
+          ? `already on ${baselineTag}${fromProduction}`
           : `${b.result}: ${b.error?.split('\n')[0] ?? ''}`,
     });
     if (b.result !== 'upgraded' && b.result !== 'unchanged') {
       fail('baseline', b.error ?? b.result);
       leftOn = leftAfterFailure(b, b.previousImage ?? 'what it ran before');
-      return done();
+      return await done();
     }
-    leftOn = r.baselineTag;
+    leftOn = baselineTag;
+    if (cancelled()) return await done();
 
     // ---- upgrade: the real upgrade with every check and verification; a failure is rolled back by the engine ----
-    reporter.info(`Rehearsal: upgrading staging from ${r.baselineTag} to ${plan.tag}.`);
-    const u = await runUpgrade({ ...plan, force: false }, runDeps);
+    current = 'upgrade';
+    reporter.info(`Rehearsal: upgrading staging from ${baselineTag} to ${plan.tag}.`);
+    const u = await counted('upgrade', () => runUpgrade({ ...plan, force: false }, runDeps));
     outcomes.push(u);
     addChecks('upgrade', u);
     const upgraded = u.result === 'upgraded';
@@ -121,7 +158,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     });
     const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
     const apply = stepOf(u, 'apply');
-    const firstReady = upgraded ? await firstReadyAt(kube, plan) : undefined;
+    const firstReady = upgraded ? await counted('upgrade', () => firstReadyAt(kube, plan)) : undefined;
     phases.push({
       name: 'migration',
       seconds: apply && firstReady !== undefined ? secondsBetween(apply.endedAt, firstReady) : undefined,
@@ -146,12 +183,13 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     });
     if (!upgraded) {
       fail('upgrade', u.error ?? u.result);
-      leftOn = leftAfterFailure(u, r.baselineTag);
-      return done();
+      leftOn = leftAfterFailure(u, baselineTag);
+      return await done();
     }
     leftOn = plan.tag;
 
-    // ---- rollback on purpose: the engine's own rollback from the upgrade's journal ----
+    // ---- rollback on purpose: the route's own rollback from the upgrade's journal (also after a cancel) ----
+    current = 'rollback';
     if (!r.restore) {
       phases.push({
         name: 'rollback',
@@ -159,22 +197,23 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         ok: true,
         detail: 'rehearsal-restore is false: left on the target',
       });
-      return done();
+      return await done();
     }
     const rollbackStarted = now();
-    const rb = await rollbackOnPurpose(kube, plan, deps, journalPath, workDir);
+    const rb = await counted('rollback', () => rollbackOnPurpose(kube, plan, deps, journalPath, workDir));
+    rollbackMethod = rb.method;
     checks.push({
       phase: 'rollback',
       id: 'rollback',
-      title: `Roll back to ${r.baselineTag} and wait for it to be ready`,
+      title: `Roll back to ${baselineTag} (${rb.method ?? 'the route’s rollback'}) and wait for it to be ready`,
       status: rb.ok ? 'ok' : 'failed',
     });
-    if (rb.ok) {
-      const served = await baselineServes(kube, plan, deps, r.baselineTag);
+    if (rb.ok && !cancelled()) {
+      const served = await counted('rollback', () => baselineServes(kube, plan, deps, baselineTag));
       checks.push({
         phase: 'rollback',
         id: 'verify-baseline',
-        title: `Verify that ${r.baselineTag} serves again`,
+        title: `Verify that ${baselineTag} serves again`,
         status: served.status,
       });
       if (served.status === 'failed') Object.assign(rb, { ok: false, detail: served.detail });
@@ -186,36 +225,45 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
       ok: rb.ok,
       detail: rb.detail,
     });
-    if (rb.ok) leftOn = r.baselineTag;
+    if (rb.ok) leftOn = baselineTag;
+    else if (rb.leftToPostStep)
+      leftOn = `unknown until the post step has finished the rollback to ${baselineTag} (the job was cancelled during it)`;
     else {
       fail('rollback', rb.detail);
       leftOn = 'unknown (rollback failed)';
     }
-    return done();
+    return await done();
   } catch (err) {
-    fail(failedPhase ?? (phases.length === 0 ? 'baseline' : 'rollback'), message(err));
-    return done();
+    fail(failedPhase ?? current, message(err));
+    return await done();
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
 
   async function done(): Promise<RehearsalResult> {
+    const interrupted = cancelled();
+    if (interrupted) fail(current, 'the job was cancelled');
     const passed = failedPhase === undefined;
+    requests.total = apiRequestsSent() - requestsAtStart;
     const draft: RehearsalReport = {
       version: 1,
       namespace: plan.namespace,
       deployment: plan.deployment,
-      baselineTag: r?.baselineTag ?? '',
+      baselineTag,
+      baselineFrom: r?.baselineFrom ? sourceName(r.baselineFrom) : undefined,
       targetTag: plan.tag,
       startedAt: new Date(startedAt).toISOString(),
       endedAt: new Date(now()).toISOString(),
       passed,
       failedPhase,
       error: error === undefined ? undefined : reporter.mask(error),
+      interrupted,
       broughtToBaseline,
       leftOn,
       phases,
       checks,
+      rollbackMethod,
+      apiRequests: { ...requests },
       trend: [],
     };
     let trend: string[] = [];
@@ -233,6 +281,57 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
     mkdirSync(dirname(reportPath), { recursive: true });
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
     return { report, reportPath, outcomes };
+  }
+}
+
+/** How `baseline-from` is shown: as given, with staging's context spelled out when it was left out. */
+export const sourceName = (s: BaselineSource): string =>
+  `${s.context ? `${s.context}/` : ''}${s.namespace}/${s.deployment}`;
+
+/**
+ * The tag production's md-core container runs (the rehearsal reads it and changes nothing there); a problem
+ * naming the input and the fix when it cannot be read or is not a tag.
+ */
+export function baselineTagOf(
+  dep: { spec?: { template?: { spec?: { containers?: { name: string; image?: string }[] } } } } | undefined,
+  plan: Pick<Plan, 'container' | 'image'>,
+  source: string,
+): { tag: string; image: string; warning?: string } | { problem: string } {
+  if (!dep)
+    return {
+      problem: `input 'baseline-from': Deployment ${source} was not found; name production's md-core Deployment as <context>/<namespace>/<deployment>`,
+    };
+  const containers = dep.spec?.template?.spec?.containers ?? [];
+  const c = containers.find((x) => x.name === plan.container);
+  if (!c?.image)
+    return {
+      problem: `input 'baseline-from': Deployment ${source} has no container '${plan.container}' (it has: ${containers.map((x) => x.name).join(', ') || 'none'}); set 'container' to md-core's container name`,
+    };
+  const { repository, tag } = splitImage(c.image);
+  if (!tag)
+    return {
+      problem: `input 'baseline-from': Deployment ${source} runs ${c.image}, which names no tag (only a digest): give the version as 'baseline-tag' instead`,
+    };
+  const warning =
+    repository === plan.image
+      ? undefined
+      : `Production runs ${repository}, staging is upgraded with ${plan.image}: the rehearsal uses production's tag ${tag} with staging's image.`;
+  return { tag, image: c.image, ...(warning ? { warning } : {}) };
+}
+
+async function readBaselineTag(
+  plan: Plan,
+  from: BaselineSource,
+): Promise<{ tag: string; image: string; warning?: string } | { problem: string }> {
+  const source = sourceName(from);
+  try {
+    const prod = await Kube.connect({ kubeconfig: plan.kubeconfig, context: from.context ?? plan.context });
+    return baselineTagOf(await prod.getDeployment(from.namespace, from.deployment), plan, source);
+  } catch (err) {
+    const text = message(err).replace(/^input 'context'/, "input 'baseline-from'");
+    return {
+      problem: `input 'baseline-from': production's Deployment ${source} could not be read (${text}); the rehearsal needs get on deployments in ${from.namespace}${from.context ? ` through context ${from.context} of the kubeconfig` : ''}`,
+    };
   }
 }
 
@@ -323,22 +422,43 @@ async function firstReadyAt(kube: Kube, plan: Plan): Promise<number | undefined>
   return times.length ? Math.min(...times) : undefined;
 }
 
-/** The same rollback the engine makes after a failure, under the Deployment's Lease, recorded in the journal. */
+/**
+ * The same rollback the engine makes after a failure (the route's own: helm rollback to the release revision
+ * before the upgrade, or rollout undo), under the Deployment's Lease, recorded in the journal. When the job is
+ * cancelled while it waits and a post step exists (a journal path was given), the wait stops and the journal
+ * keeps the run 'changing' with its Lease: the post step finishes the rollback.
+ */
 async function rollbackOnPurpose(
   kube: Kube,
   plan: Plan,
   deps: EngineDeps,
   journalPath: string,
   workDir: string,
-): Promise<{ ok: boolean; seconds: number; detail: string }> {
-  const now = deps.now ?? Date.now;
-  const started = now();
+): Promise<{
+  ok: boolean;
+  detail: string;
+  method: RollbackMethod | undefined;
+  leftToPostStep: boolean;
+}> {
   const data = Journal.load(journalPath);
   if (!data)
-    return { ok: false, seconds: 0, detail: "the upgrade's journal is missing: nothing to roll back from" };
+    return {
+      ok: false,
+      detail: "the upgrade's journal is missing: nothing to roll back from",
+      method: undefined,
+      leftToPostStep: false,
+    };
+  // The choice the engine makes after a failure; 'none' is refused with a rehearsal, so this is the route's way.
+  const method = rollbackMode(data.rollback, data.method);
+  const how =
+    method === 'helm-rollback'
+      ? `helm rollback of release ${data.release ?? '?'} to revision ${data.previousReleaseRevision ?? '?'}`
+      : `kubectl rollout undo to Deployment revision ${data.previousRevision ?? '?'}`;
   const kubeconfigFile = join(workDir, 'kubeconfig');
   writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
+  const signal = deps.journalPath ? deps.signal : undefined;
   let lease: LeaseHold | undefined;
+  let leftToPostStep = false;
   try {
     lease = await acquireLease(kube, {
       namespace: plan.namespace,
@@ -350,7 +470,9 @@ async function rollbackOnPurpose(
     // generation it left (wrap-up included), so the undo runs only over that run's own change.
     const resumed: JournalData = { ...data, lease: lease.ref, phase: 'changing' };
     const journal = new Journal(resumed, journalPath);
-    deps.reporter.info(`Rehearsal: rolling back on purpose to ${data.previousImage ?? 'the baseline'}.`);
+    deps.reporter.info(
+      `Rehearsal: rolling back on purpose to ${data.previousImage ?? 'the baseline'} (${how}).`,
+    );
     const dep = await kube.getDeployment(plan.namespace, plan.deployment);
     const res = await rollback(journal.data, {
       kube,
@@ -361,19 +483,33 @@ async function rollbackOnPurpose(
       selector: dep ? podSelector(dep) : '',
       timeoutSeconds: plan.timeoutSeconds,
       imagePullGraceSeconds: plan.imagePullGraceSeconds,
-      mode: 'rollout-undo',
-      signal: undefined,
+      mode: method,
+      signal,
       detail: (t) => deps.reporter.info(t),
     });
+    leftToPostStep = !res.ok && signal?.aborted === true;
+    if (leftToPostStep) {
+      deps.reporter.warning(
+        `The job was cancelled while the rollback on purpose (${how}) waited for ${data.previousImage ?? 'the baseline'}: the post step finishes it.`,
+        'Rehearsal interrupted',
+      );
+      return {
+        ok: false,
+        detail: `${how}; cancelled while waiting for the baseline: left to the post step`,
+        method,
+        leftToPostStep,
+      };
+    }
     journal.update({ phase: res.ok ? 'rolled-back' : 'rollback-failed' });
     const detail = res.ok
-      ? `back on ${data.previousImage ?? 'the baseline'}, every pod ready`
-      : `${res.problems.join('; ')}. To finish by hand: ${res.manual.join(' && ')}`;
-    return { ok: res.ok, seconds: secondsBetween(started, now()), detail };
+      ? `${how}: back on ${data.previousImage ?? 'the baseline'}, every pod ready`
+      : `${how}: ${res.problems.join('; ')}. To finish by hand: ${res.manual.join(' && ')}`;
+    return { ok: res.ok, detail, method, leftToPostStep };
   } catch (err) {
-    return { ok: false, seconds: secondsBetween(started, now()), detail: message(err) };
+    return { ok: false, detail: `${how}: ${message(err)}`, method, leftToPostStep };
   } finally {
-    if (lease) {
+    // Left to the post step, the Lease stays in the journal: the post step holds it again for the rollback.
+    if (lease && !leftToPostStep) {
       const rel = await lease.release();
       const left: JournalData = { ...(Journal.load(journalPath) ?? data), lease: undefined };
       if (rel.released) new Journal(left, journalPath);

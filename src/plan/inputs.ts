@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { valuesTree } from './helm-values.ts';
 import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
-import { fillGreenUrl, SAMPLE_GREEN_NAMES } from './green-url.ts';
+import { fillGreenUrl, GREEN_VIA_PROXY, SAMPLE_GREEN_NAMES } from './green-url.ts';
 import { insecureHttpProblem } from './url-policy.ts';
 import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
 
@@ -402,8 +402,9 @@ export const INPUT_SPECS = {
   'scale-down-delay': { default: '60', accepted: 'a duration such as 0, 60 or 5m', check: pullGrace },
   'green-api-url': {
     default: '',
-    accepted: "the REST base URL of green's pods, e.g. http://{preview}.{namespace}.svc:8008",
+    accepted: "proxy, or the REST base URL of green's pods, e.g. http://{preview}.{namespace}.svc:8008",
     check: optional((v: string) => {
+      if (v === GREEN_VIA_PROXY) return ok(v);
       const r = url(fillGreenUrl(v, SAMPLE_GREEN_NAMES));
       return 'problem' in r ? r : ok(v);
     }),
@@ -607,7 +608,12 @@ const schema = z
       });
     }
     for (const name of ['api-url', 'tools-mirror', 'green-api-url'] as const) {
-      const given = name === 'green-api-url' && v[name] ? fillGreenUrl(v[name], SAMPLE_GREEN_NAMES) : v[name];
+      const given =
+        name !== 'green-api-url' || !v[name]
+          ? v[name]
+          : v[name] === GREEN_VIA_PROXY
+            ? undefined
+            : fillGreenUrl(v[name], SAMPLE_GREEN_NAMES);
       const problem = given ? insecureHttpProblem(name, given, v['allow-insecure-http']) : undefined;
       if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
     }

@@ -86,13 +86,23 @@ export interface Plan {
 
 export interface RehearsalPlan {
   /** The tag production runs: staging is brought there first and left there afterwards. */
-  readonly baselineTag: string;
+  readonly baselineTag: string | undefined;
+  /** Or the production Deployment the baseline tag is read from (read only, never changed): `baseline-from`. */
+  readonly baselineFrom: BaselineSource | undefined;
   /** Roll back to the baseline after the upgrade (false: staging stays on the target). */
   readonly restore: boolean;
   /** Where the JSON report goes; default a file in the runner's temp directory. */
   readonly reportPath: string | undefined;
   /** How many results the history ConfigMap keeps. */
   readonly history: number;
+}
+
+/** A Deployment in another namespace (and possibly another kubeconfig context) that the run only reads. */
+export interface BaselineSource {
+  /** undefined: the context staging is reached through. */
+  readonly context: string | undefined;
+  readonly namespace: string;
+  readonly deployment: string;
 }
 
 /** The image reference the upgrade moves to. */

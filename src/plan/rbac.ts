@@ -7,6 +7,7 @@ import { leaseName } from '../cluster/lease.ts';
 import { historyConfigMapName } from '../report/rehearsal.ts';
 import { greenName, previewName } from '../steps/blue-green.ts';
 import { pausesKeda } from '../steps/keda.ts';
+import { greenAccess } from './green-url.ts';
 import type { Method, Plan } from './plan.ts';
 
 export type RouteName = 'kubectl' | 'helm';
@@ -27,7 +28,7 @@ export type RbacPlan = Pick<
   Plan,
   'deployment' | 'release' | 'migrateHistory' | 'dbFreeSpace' | 'apiUrl' | 'apiKey' | 'strategy' | 'verify'
 > &
-  Partial<Pick<Plan, 'service' | 'greenApiUrl' | 'rehearsal'>>;
+  Partial<Pick<Plan, 'service' | 'greenApiUrl' | 'rehearsal' | 'verifyScan'>>;
 
 export interface RbacOptions {
   readonly route: RouteName;
@@ -255,7 +256,23 @@ function blueGreenRules(plan: RbacPlan): PolicyRule[] {
       verbs: ['list'],
       why: "blue-green: confirm the serving Service's ready endpoints are green's pods only",
     },
+    ...(greenAccess(plan).kind === 'proxy' ? [greenProxyRule(plan)] : []),
   ];
+}
+
+/**
+ * Green reached through the API server's service proxy (no `green-api-url`): get for MD Core's GETs, create for
+ * its POSTs (a login when no `api-key` is given, the smoke scan). RBAC sees the proxy's name as
+ * `<service>:<port>` (`https:` first for TLS ports), so the rule cannot name the preview Service.
+ */
+function greenProxyRule(plan: RbacPlan): PolicyRule {
+  const posts = plan.apiKey === undefined || plan.verifyScan === true;
+  return {
+    apiGroup: '',
+    resource: 'services/proxy',
+    verbs: posts ? ['get', 'create'] : ['get'],
+    why: `blue-green: verify green before the switch through the API server's service proxy (get${posts ? '; create for the login or smoke scan POSTs' : ''}); not needed with green-api-url`,
+  };
 }
 
 /** One SelfSubjectAccessReview per verb (and per name, where the rule names objects) of every rule. */

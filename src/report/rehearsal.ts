@@ -23,11 +23,19 @@ export interface CheckReport {
   readonly status: string;
 }
 
+/** How the rollback on purpose was made: the route's own way back, as after a failed upgrade. */
+export type RollbackMethod = 'helm-rollback' | 'rollout-undo';
+
+/** Kubernetes API requests of the action's own client per part of the rehearsal (kubectl and helm not included). */
+export type RequestCounts = Partial<Record<'baseline' | 'upgrade' | 'rollback' | 'total', number>>;
+
 export interface RehearsalReport {
   readonly version: 1;
   readonly namespace: string;
   readonly deployment: string;
   readonly baselineTag: string;
+  /** With `baseline-from`: the production Deployment the baseline tag was read from. */
+  readonly baselineFrom?: string | undefined;
   readonly targetTag: string;
   readonly startedAt: string;
   readonly endedAt: string;
@@ -35,12 +43,17 @@ export interface RehearsalReport {
   /** The phase that failed, when the rehearsal failed. */
   readonly failedPhase: PhaseName | undefined;
   readonly error: string | undefined;
+  /** The job was cancelled during the rehearsal (the post step finishes a rollback left half-way). */
+  readonly interrupted: boolean;
   /** True when staging ran something else at the start and was brought to the baseline first. */
   readonly broughtToBaseline: boolean;
   /** Where staging was left: the baseline, the target (rehearsal-restore false) or unknown after a failure. */
   readonly leftOn: string;
   readonly phases: readonly PhaseReport[];
   readonly checks: readonly CheckReport[];
+  /** undefined when no rollback on purpose was made. */
+  readonly rollbackMethod?: RollbackMethod | undefined;
+  readonly apiRequests: RequestCounts;
   readonly trend: readonly string[];
 }
 
@@ -50,13 +63,25 @@ export interface HistoryEntry {
   readonly baseline: string;
   readonly target: string;
   readonly passed: boolean;
+  /** Set when the job was cancelled during the rehearsal. */
+  readonly interrupted?: true;
   readonly seconds: Partial<Record<PhaseName, number>>;
+  /** The action's own API requests, all parts together. */
+  readonly requests?: number;
 }
 
 export function historyEntry(r: RehearsalReport): HistoryEntry {
   const seconds: Partial<Record<PhaseName, number>> = {};
   for (const p of r.phases) if (p.seconds !== undefined) seconds[p.name] = p.seconds;
-  return { at: r.startedAt, baseline: r.baselineTag, target: r.targetTag, passed: r.passed, seconds };
+  return {
+    at: r.startedAt,
+    baseline: r.baselineTag,
+    target: r.targetTag,
+    passed: r.passed,
+    ...(r.interrupted ? { interrupted: true as const } : {}),
+    seconds,
+    ...(r.apiRequests.total === undefined ? {} : { requests: r.apiRequests.total }),
+  };
 }
 
 /** The newest `keep` entries, oldest first, with `entry` appended. */
@@ -127,8 +152,15 @@ const show = (s: number | undefined): string => (s === undefined ? '–' : `${s}
 export function renderRehearsal(r: RehearsalReport, reportPath: string | undefined): string {
   const head = r.passed
     ? `## Rehearsal passed: ${r.baselineTag} → ${r.targetTag}${r.leftOn === r.baselineTag ? ` → ${r.baselineTag}` : ''}`
-    : `## Rehearsal FAILED in the ${r.failedPhase ?? '?'} phase: ${r.baselineTag} → ${r.targetTag}`;
+    : r.interrupted
+      ? `## Rehearsal INTERRUPTED (job cancelled) in the ${r.failedPhase ?? '?'} phase: ${r.baselineTag || '?'} → ${r.targetTag}`
+      : `## Rehearsal FAILED in the ${r.failedPhase ?? '?'} phase: ${r.baselineTag || '?'} → ${r.targetTag}`;
   const lines = [head, ''];
+  if (r.baselineFrom)
+    lines.push(
+      `Baseline ${r.baselineTag || '(not read)'} read from production's Deployment ${r.baselineFrom}.`,
+      '',
+    );
   if (r.broughtToBaseline)
     lines.push(
       `Staging did not run the baseline ${r.baselineTag} at the start: it was brought there first (the baseline phase).`,
@@ -141,6 +173,17 @@ export function renderRehearsal(r: RehearsalReport, reportPath: string | undefin
       `| ${p.name} | ${show(p.seconds)} | ${p.ok ? 'ok' : 'failed'} | ${p.detail.replace(/\|/g, '\\|')} |`,
     );
   lines.push('', `Staging left on: ${r.leftOn}.`);
+  if (r.rollbackMethod)
+    lines.push(
+      `Way back: ${r.rollbackMethod === 'helm-rollback' ? 'helm rollback (the release revision before the upgrade)' : 'kubectl rollout undo (the Deployment revision before the upgrade)'}.`,
+    );
+  const counted = (['baseline', 'upgrade', 'rollback'] as const).filter(
+    (k) => r.apiRequests[k] !== undefined,
+  );
+  if (counted.length)
+    lines.push(
+      `API requests of the action's own client: ${counted.map((k) => `${k} ${r.apiRequests[k]}`).join(', ')}; total ${r.apiRequests.total ?? '?'} (kubectl and helm calls not counted).`,
+    );
   const failed = r.checks.filter((c) => c.status === 'failed');
   lines.push(
     `Checks: ${r.checks.length - failed.length} of ${r.checks.length} passed${failed.length ? ` (failed: ${failed.map((c) => `${c.phase}/${c.id}`).join(', ')})` : ''}.`,

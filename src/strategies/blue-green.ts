@@ -12,7 +12,6 @@ import {
   checkActivations,
   chooseServingService,
   endpointView,
-  fillGreenUrl,
   greenFromBlue,
   greenName,
   holdWatchingEndpoints,
@@ -23,7 +22,9 @@ import {
 } from '../steps/blue-green.ts';
 import { desiredEnv } from '../steps/configure-env.ts';
 import { kedaSteps } from '../steps/keda.ts';
-import { openApi, verifyServing } from '../steps/core-api.ts';
+import { verifyServing } from '../steps/core-api.ts';
+import { greenRoute, openGreenApi } from '../steps/green-api.ts';
+import { greenAccess } from '../plan/green-url.ts';
 import type { V1Service } from '@kubernetes/client-node';
 import {
   connectApi,
@@ -72,7 +73,7 @@ export const blueGreen: Strategy = (plan, facts) => {
       ...keda.changes,
       createGreen(carry),
       onGreen(waitForReadiness(carry)),
-      ...(plan.greenApiUrl && plan.verify !== 'off' ? [verifyGreen()] : []),
+      ...(greenAccess(plan).kind !== 'none' ? [verifyGreen(carry)] : []),
       switchService(),
       confirmEndpoints(carry),
       ...(usesApi(plan) ? [verifyServingPath(carry)] : []),
@@ -145,10 +146,13 @@ function planBlueGreen(facts: Facts, carry: BlueGreenCarry): Step {
       h.detail(
         `switch: Service ${servingName} selector ${JSON.stringify(serving.spec?.selector ?? {})} → ${JSON.stringify(green.serviceSelector)}; blue scaled to 0 after ${plan.scaleDownDelaySeconds} s`,
       );
-      if (!plan.greenApiUrl && plan.apiUrl)
-        h.warn(
-          "green is not verified through the REST API before the switch: give input 'green-api-url' (e.g. the preview Service's address) for that",
-        );
+      const reach = greenRoute(plan, ctx.kube, target.namespace, preview);
+      if (reach && 'problem' in reach) throw new Error(reach.problem);
+      h.detail(
+        reach
+          ? `green is verified before the switch through ${reach.via}`
+          : "green is not verified over the REST API before the switch (no 'api-url', or 'verify' off)",
+      );
       carry.green = green;
       carry.serving = serving;
       carry.preview = preview;
@@ -204,19 +208,13 @@ function notOurs(ctx: RunContext, reset: Partial<BlueGreenRecord>): (err: unknow
   };
 }
 
-function verifyGreen(): Step {
+function verifyGreen(carry: BlueGreenCarry): Step {
   return {
     id: 'verify-green',
     title: 'Verify green before any traffic moves',
     async run(ctx, h) {
-      // The same checks as after a rolling update, through the URL that reaches green's pods only.
-      const bg = record(ctx);
-      const apiUrl = fillGreenUrl(ctx.plan.greenApiUrl ?? '', {
-        preview: bg.preview,
-        namespace: ctx.target.namespace,
-      });
-      const greenCtx = { ...ctx, plan: { ...ctx.plan, apiUrl } };
-      const api = await openApi(greenCtx, h, { required: true });
+      // The same checks as after a rolling update, through the preview Service, which reaches green's pods only.
+      const { api, ctx: greenCtx } = await openGreenApi(ctx, h, need(carry.preview));
       try {
         const problems = await verifyServing(greenCtx, api, h);
         judgeVerification(ctx.plan, problems, h, 'verification of green failed (no traffic was moved)');

@@ -454,12 +454,25 @@ describe('strategy steps', () => {
       'hold-blue',
       'scale-down-blue',
     ]);
-    // With api-url: the serving path is checked before any change and again after the switch, blue still kept.
+    // With api-url: the serving path is checked before any change and again after the switch, blue still
+    // kept; green is verified before the switch (through the API server's service proxy by default).
     const r = plan({ 'api-url': 'https://md-core.mdcore.svc:8008', 'api-key': 'k-123456789' });
     expect(ids(strategyFor(r)(r, facts)).slice(0, 2)).toEqual([
       ['plan-blue-green', 'api'],
-      ['create-green', 'wait', 'switch', 'endpoints', 'verify-serving', 'hold-blue', 'scale-down-blue'],
+      [
+        'create-green',
+        'wait',
+        'verify-green',
+        'switch',
+        'endpoints',
+        'verify-serving',
+        'hold-blue',
+        'scale-down-blue',
+      ],
     ]);
+    // verify off: no REST API at all, green included.
+    const o = plan({ 'api-url': 'https://md-core.mdcore.svc:8008', verify: 'off' });
+    expect(ids(strategyFor(o)(o, facts))[1]).not.toContain('verify-green');
   });
 });
 

@@ -38,10 +38,12 @@ const report = (over: Partial<RehearsalReport>): RehearsalReport => ({
   passed: true,
   failedPhase: undefined,
   error: undefined,
+  interrupted: false,
   broughtToBaseline: false,
   leftOn: '5.19.0',
   phases: [],
   checks: [],
+  apiRequests: {},
   trend: [],
   ...over,
 });
@@ -122,7 +124,7 @@ describe('mdcore-upgrade --rehearsal', () => {
       },
     );
     expect(code).toBe(2);
-    expect(out).toContain("input 'baseline-tag' is required when 'rehearsal' is true");
+    expect(out).toContain("input 'baseline-tag' or 'baseline-from' is required when 'rehearsal' is true");
   });
 });
 

@@ -1,7 +1,7 @@
 // Rehearsal mode's pure parts: the inputs it needs and refuses, the trend decision, the bounded history, the
 // report's summary section.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { waitForVersion } from '../../src/engine/rehearsal.ts';
+import { baselineTagOf, sourceName, waitForVersion } from '../../src/engine/rehearsal.ts';
 import { parseInputs, type RawInputs } from '../../src/plan/inputs.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
 import { requiredAccess } from '../../src/steps/preflight.ts';
@@ -35,6 +35,7 @@ describe('rehearsal inputs', () => {
     if (!res.ok) throw new Error(JSON.stringify(res.errors));
     expect(res.plan.rehearsal).toEqual({
       baselineTag: '5.19.0',
+      baselineFrom: undefined,
       restore: true,
       reportPath: undefined,
       history: 10,
@@ -51,6 +52,7 @@ describe('rehearsal inputs', () => {
     if (!res.ok) throw new Error(JSON.stringify(res.errors));
     expect(res.plan.rehearsal).toEqual({
       baselineTag: '5.19.0',
+      baselineFrom: undefined,
       restore: false,
       reportPath: 'out/rehearsal.json',
       history: 3,
@@ -64,7 +66,7 @@ describe('rehearsal inputs', () => {
 
   it('requires baseline-tag, different from tag', () => {
     expect(errorsFor({ 'baseline-tag': '' })).toEqual([
-      expect.stringContaining("input 'baseline-tag' is required when 'rehearsal' is true"),
+      expect.stringContaining("input 'baseline-tag' or 'baseline-from' is required when 'rehearsal' is true"),
     ]);
     expect(errorsFor({ 'baseline-tag': '5.20.0' })).toEqual([
       expect.stringContaining("input 'baseline-tag' is the same as 'tag' (5.20.0)"),
@@ -74,11 +76,58 @@ describe('rehearsal inputs', () => {
     );
   });
 
-  it('refuses what is not built yet, naming it', () => {
-    expect(errorsFor({ method: 'helm' })).toEqual([
-      expect.stringContaining('rehearsals on the helm route are not built yet'),
+  it('reads baseline-from: context, namespace and Deployment; the context may contain slashes or be left out', () => {
+    const from = (v: string) => {
+      const res = parseInputs({ ...base, 'baseline-tag': '', 'baseline-from': v });
+      if (!res.ok) throw new Error(JSON.stringify(res.errors));
+      return res.plan.rehearsal?.baselineFrom;
+    };
+    expect(from('production/prod/md-core')).toEqual({
+      context: 'production',
+      namespace: 'prod',
+      deployment: 'md-core',
+    });
+    expect(from('arn:aws:eks:eu-west-1:123456789012:cluster/prod/mdcore/md-core')).toEqual({
+      context: 'arn:aws:eks:eu-west-1:123456789012:cluster/prod',
+      namespace: 'mdcore',
+      deployment: 'md-core',
+    });
+    expect(from('prod/md-core')).toEqual({ context: undefined, namespace: 'prod', deployment: 'md-core' });
+    const res = parseInputs({ ...base, 'baseline-tag': '', 'baseline-from': 'prod/md-core' });
+    expect(res.ok && res.plan.rehearsal?.baselineTag).toBeUndefined();
+  });
+
+  it('refuses a bad baseline-from before any contact, naming the input and the form', () => {
+    const only = (v: string, extra: RawInputs = {}) =>
+      errorsFor({ 'baseline-tag': '', 'baseline-from': v, ...extra });
+    expect(only('md-core')[0]).toMatch(
+      /^input 'baseline-from' "md-core" is not valid: it must be <context>\/<namespace>\/<deployment> or <namespace>\/<deployment>/,
+    );
+    expect(only('ctx/Prod/md-core')[0]).toContain('the namespace part "Prod" is not a valid namespace name');
+    expect(only('ctx/prod/md_core')[0]).toContain(
+      'the deployment part "md_core" is not a valid Deployment name',
+    );
+    expect(only('/prod/md-core')[0]).toContain('the context part');
+    expect(only('ctx/prod/')[0]).toContain('the deployment part "" is not a valid Deployment name');
+    expect(errorsFor({ 'baseline-from': 'prod/md-core' })).toEqual([
+      expect.stringContaining("inputs 'baseline-tag' and 'baseline-from' cannot be combined"),
     ]);
-    expect(errorsFor({ method: 'auto' })).toEqual([expect.stringContaining("needs 'method' kubectl")]);
+    expect(only('staging/md-core')).toEqual([
+      expect.stringContaining("input 'baseline-from' names staging's own Deployment (staging/md-core)"),
+    ]);
+    expect(only('stage-ctx/staging/md-core', { context: 'stage-ctx' })).toEqual([
+      expect.stringContaining("names staging's own Deployment"),
+    ]);
+    // The same namespace and name through another context is another cluster: production's.
+    expect(only('prod-ctx/staging/md-core', { context: 'stage-ctx' })).toEqual([]);
+    expect(errorsFor({ rehearsal: 'false', 'baseline-tag': '', 'baseline-from': 'prod/md-core' })).toEqual([
+      "input 'baseline-from' applies to 'rehearsal' true only; 'rehearsal' is false",
+    ]);
+  });
+
+  it('accepts the helm route (helm, auto); refuses the strategies not built yet, naming them', () => {
+    expect(errorsFor({ method: 'helm' })).toEqual([]);
+    expect(errorsFor({ method: 'auto' })).toEqual([]);
     expect(errorsFor({ strategy: 'blue-green' })).toEqual([
       expect.stringContaining('blue-green rehearsals are not built yet'),
     ]);
@@ -175,6 +224,7 @@ const report: RehearsalReport = {
   passed: true,
   failedPhase: undefined,
   error: undefined,
+  interrupted: false,
   broughtToBaseline: false,
   leftOn: '5.19.0',
   phases: [
@@ -189,6 +239,7 @@ const report: RehearsalReport = {
     { phase: 'upgrade', id: 'wait', title: 'Wait', status: 'ok' },
     { phase: 'rollback', id: 'rollback', title: 'Roll back', status: 'ok' },
   ],
+  apiRequests: {},
   trend: [],
 };
 
@@ -231,6 +282,113 @@ describe('report', () => {
     expect(md).toContain('it was brought there first');
     expect(md).toContain('Checks: 0 of 1 passed (failed: upgrade/wait).');
     expect(md).toContain('- rollout took 100 s');
+  });
+});
+
+describe('report: interrupted, baseline-from, the way back and API requests', () => {
+  it('history entry keeps the request total and marks an interrupted rehearsal', () => {
+    expect(historyEntry({ ...report, apiRequests: { upgrade: 20, total: 31 } }).requests).toBe(31);
+    expect(historyEntry(report)).not.toHaveProperty('requests');
+    expect(historyEntry(report)).not.toHaveProperty('interrupted');
+    expect(historyEntry({ ...report, passed: false, interrupted: true }).interrupted).toBe(true);
+  });
+
+  it('summary: the source of the baseline, how it went back, the request counts', () => {
+    const md = renderRehearsal(
+      {
+        ...report,
+        baselineFrom: 'production/prod/md-core',
+        rollbackMethod: 'helm-rollback',
+        apiRequests: { baseline: 4, upgrade: 20, rollback: 7, total: 33 },
+      },
+      undefined,
+    );
+    expect(md).toContain("Baseline 5.19.0 read from production's Deployment production/prod/md-core.");
+    expect(md).toContain('Way back: helm rollback (the release revision before the upgrade).');
+    expect(md).toContain(
+      "API requests of the action's own client: baseline 4, upgrade 20, rollback 7; total 33 (kubectl and helm calls not counted).",
+    );
+    const undo = renderRehearsal({ ...report, rollbackMethod: 'rollout-undo' }, undefined);
+    expect(undo).toContain('Way back: kubectl rollout undo (the Deployment revision before the upgrade).');
+    expect(undo).not.toContain('API requests');
+  });
+
+  it('summary of a cancelled rehearsal says it was interrupted, not that it failed', () => {
+    const md = renderRehearsal(
+      { ...report, passed: false, interrupted: true, failedPhase: 'rollback', error: 'cancelled' },
+      undefined,
+    );
+    expect(md).toContain('## Rehearsal INTERRUPTED (job cancelled) in the rollback phase: 5.19.0 → 5.20.0');
+    expect(md).not.toContain('FAILED');
+  });
+});
+
+describe('baseline read from production', () => {
+  const plan = { container: 'md-core', image: 'opswat/metadefendercore-debian' };
+  const dep = (containers: { name: string; image?: string }[]) => ({
+    spec: { template: { spec: { containers } } },
+  });
+
+  it("takes the tag of production's md-core container, not of its sidecars", () => {
+    expect(
+      baselineTagOf(
+        dep([
+          { name: 'cloud-sql-proxy', image: 'proxy:2.1' },
+          { name: 'md-core', image: 'opswat/metadefendercore-debian:5.19.0' },
+        ]),
+        plan,
+        'p/prod/md-core',
+      ),
+    ).toEqual({ tag: '5.19.0', image: 'opswat/metadefendercore-debian:5.19.0' });
+    // A tag pinned with its digest still names the version.
+    expect(
+      baselineTagOf(
+        dep([{ name: 'md-core', image: 'opswat/metadefendercore-debian:5.19.0@sha256:ab12' }]),
+        plan,
+        'x',
+      ),
+    ).toMatchObject({ tag: '5.19.0' });
+  });
+
+  it("warns when production pulls another repository (a mirror): the tag is used with staging's image", () => {
+    const r = baselineTagOf(
+      dep([{ name: 'md-core', image: 'registry.example:5000/mirror/mdcore:5.19.0' }]),
+      plan,
+      'x',
+    );
+    expect(r).toMatchObject({ tag: '5.19.0' });
+    expect('warning' in r && r.warning).toContain('Production runs registry.example:5000/mirror/mdcore');
+  });
+
+  it('refuses, naming the input and the fix: no Deployment, no md-core container, a digest without a tag', () => {
+    expect(baselineTagOf(undefined, plan, 'p/prod/md-core')).toEqual({
+      problem: expect.stringMatching(
+        /^input 'baseline-from': Deployment p\/prod\/md-core was not found; /,
+      ) as unknown,
+    });
+    expect(baselineTagOf(dep([{ name: 'core', image: 'a:1' }]), plan, 'x')).toEqual({
+      problem: expect.stringContaining(
+        "has no container 'md-core' (it has: core); set 'container'",
+      ) as unknown,
+    });
+    expect(
+      baselineTagOf(
+        dep([{ name: 'md-core', image: 'opswat/metadefendercore-debian@sha256:ab12' }]),
+        plan,
+        'x',
+      ),
+    ).toEqual({
+      problem: expect.stringContaining(
+        "names no tag (only a digest): give the version as 'baseline-tag'",
+      ) as unknown,
+    });
+  });
+
+  it("names the source as given, without a context when staging's is used", () => {
+    expect(sourceName({ context: 'production', namespace: 'prod', deployment: 'md-core' })).toBe(
+      'production/prod/md-core',
+    );
+    expect(sourceName({ context: undefined, namespace: 'prod', deployment: 'md-core' })).toBe('prod/md-core');
   });
 });
 
