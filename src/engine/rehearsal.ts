@@ -33,6 +33,7 @@ import { userTarget } from './target.ts';
 import type { StepRecord } from './timeline.ts';
 
 export const HISTORY_KEY = 'rehearsals.json';
+const NOTHING_CHANGED = 'what it ran before (nothing was changed)';
 export { historyConfigMapName };
 
 export interface RehearsalResult {
@@ -88,7 +89,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
   };
   const counted = <T>(part: 'baseline' | 'upgrade' | 'rollback', fn: () => Promise<T>): Promise<T> => {
     const before = apiRequestsSent();
-    return fn().finally(() => (requests[part] = apiRequestsSent() - before));
+    return fn().finally(() => (requests[part] = (requests[part] ?? 0) + apiRequestsSent() - before));
   };
 
   try {
@@ -98,6 +99,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
       if ('problem' in read) {
         phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: read.problem });
         fail('baseline', `${read.problem}. Nothing in the cluster was changed.`);
+        leftOn = NOTHING_CHANGED;
         return await done();
       }
       baselineTag = read.tag;
@@ -107,6 +109,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         const why = `production's Deployment ${sourceName(r.baselineFrom)} already runs the target ${plan.tag}: there is no upgrade to rehearse (give the next version as 'tag')`;
         phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: why });
         fail('baseline', `${why}. Nothing in the cluster was changed.`);
+        leftOn = NOTHING_CHANGED;
         return await done();
       }
     }
