@@ -1,4 +1,5 @@
-// REST client for MetaDefender Core (API as in the Core 5.6.1 OpenAPI spec) on Node's global fetch.
+// REST client for MetaDefender Core (API as in the Core 5.6.1 OpenAPI spec) on Node's global fetch, or on a
+// transport given to it (the API server's service proxy, cluster/service-proxy.ts, adds the cluster's credentials).
 //
 // Every request has its own timeout. Only idempotent requests (GETs) are sent again, and only after a network
 // error, a timeout or a 5xx answer, a bounded number of times with exponential backoff; POSTs (login, logout,
@@ -32,8 +33,43 @@ export interface MdCoreClientOptions {
   retryDelayMs?: number;
   /** Cancels whatever the client is doing (requests and backoff waits). */
   signal?: AbortSignal;
+  /** How requests travel; default Node's fetch. */
+  transport?: HttpTransport;
   reporter: Reporter;
 }
+
+/** One request as the client sends it. */
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array<ArrayBuffer> | string;
+  /** Ends the request (timeout or cancel) at any point, the answer's body included. */
+  readonly signal: AbortSignal;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Buffer;
+}
+
+/**
+ * Sends one request and reads the whole answer; never follows a redirect. When no answer arrives it throws an
+ * error whose `cause` is the low-level one (its `code`, e.g. ECONNREFUSED, is reported).
+ */
+export type HttpTransport = (url: string, request: HttpRequest) => Promise<HttpAnswer>;
+
+/** The default transport: Node's global fetch. */
+export const fetchTransport: HttpTransport = async (url, request) => {
+  const res = await fetch(url, {
+    method: request.method,
+    headers: request.headers,
+    ...(request.body !== undefined ? { body: request.body } : {}),
+    signal: request.signal,
+    redirect: 'manual',
+  });
+  return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+};
 
 export interface CallOptions {
   /** Overrides the client's per-request timeout for this call (exports and imports of big configurations). */
@@ -56,11 +92,7 @@ interface Call {
   timeoutMs?: number;
 }
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: Buffer;
-}
+type Answer = HttpAnswer;
 
 /**
  * Licence paths of the hot-backup hand-over. `activation` is in OPSWAT's API reference; `backup` (register with
@@ -86,6 +118,7 @@ export class MdCoreClient {
   private readonly retries: number;
   private readonly retryDelayMs: number;
   private readonly signal: AbortSignal | undefined;
+  private readonly transport: HttpTransport;
   private readonly reporter: Reporter;
   private readonly secrets = new Set<string>();
   private session: string | undefined;
@@ -114,6 +147,7 @@ export class MdCoreClient {
       nonNegativeInt(options.retryDelayMs, DEFAULT_RETRY_DELAY_MS, 'retryDelayMs'),
     );
     this.signal = options.signal;
+    this.transport = options.transport ?? fetchTransport;
     if (options.apiKey !== undefined && options.apiKey !== '') {
       this.addSecret(options.apiKey);
       this.apiKey = options.apiKey;
@@ -417,15 +451,12 @@ export class MdCoreClient {
       let failure: { kind: MdCoreErrorKind; text: string; code?: string } | undefined;
       let answer: Answer | undefined;
       try {
-        const res = await fetch(url, {
+        answer = await this.transport(url, {
           method,
           headers,
           ...(call.body !== undefined ? { body: call.body } : {}),
           signal,
-          redirect: 'manual',
         });
-        const body = Buffer.from(await res.arrayBuffer());
-        answer = { status: res.status, headers: res.headers, body };
       } catch (e) {
         if (this.signal?.aborted) this.throwIfAborted(method, path, attempt);
         if (timeout.aborted) {

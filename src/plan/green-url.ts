@@ -1,5 +1,32 @@
-// The `green-api-url` template: filled in by the blue-green strategies, and checked by input parsing (which must
-// stay light: it runs before anything else is loaded).
+// How blue-green reaches green before any traffic moves (the API server's service proxy, or a `green-api-url`
+// template): decided here once for the strategy's steps, the RBAC rules and input parsing (which must stay
+// light: it runs before anything else is loaded).
+import type { Plan } from './plan.ts';
+
+/** `green-api-url: proxy` (also what an empty value means when the REST API is in use). */
+export const GREEN_VIA_PROXY = 'proxy';
+
+export type GreenAccess =
+  /** Through `<apiserver>/api/v1/namespaces/<ns>/services/<preview>:<port>/proxy`, as the kubeconfig's user. */
+  | { readonly kind: 'proxy' }
+  /** Through a URL template with {preview} and {namespace}. */
+  | { readonly kind: 'url'; readonly template: string }
+  /** Green is not verified over the REST API (no `api-url`, or `verify: off`). */
+  | { readonly kind: 'none' };
+
+/**
+ * `green-api-url` empty: the service proxy when the REST API is in use at all (`api-url` given, `verify` not
+ * off); `proxy`: the service proxy; anything else: the URL template. `verify: off` turns every check off.
+ */
+export function greenAccess(
+  plan: Pick<Plan, 'apiUrl' | 'verify'> & Partial<Pick<Plan, 'greenApiUrl'>>,
+): GreenAccess {
+  if (plan.verify === 'off') return { kind: 'none' };
+  const given = plan.greenApiUrl ?? '';
+  if (given === GREEN_VIA_PROXY) return { kind: 'proxy' };
+  if (given !== '') return { kind: 'url', template: given };
+  return plan.apiUrl !== undefined ? { kind: 'proxy' } : { kind: 'none' };
+}
 
 /** What a `green-api-url` template may name. `pod` and `podIp` are known only when one instance is addressed. */
 export interface GreenUrlNames {

@@ -5,7 +5,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MdCoreApiError, MdCoreClient, SCAN_RESULT, type ScanReport } from '../core-api/client.ts';
+import {
+  MdCoreApiError,
+  MdCoreClient,
+  SCAN_RESULT,
+  type HttpTransport,
+  type ScanReport,
+} from '../core-api/client.ts';
 import { cleanTestFile, eicarTestFile } from '../core-api/smoke-files.ts';
 import type { RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
@@ -24,7 +30,12 @@ export interface ApiSession {
 export async function openApi(
   ctx: Pick<RunContext, 'plan' | 'kube' | 'reporter' | 'signal' | 'target'>,
   step: StepHandle,
-  options: { readonly required: boolean },
+  options: {
+    readonly required: boolean;
+    /** How requests travel (the API server's service proxy for green); default Node's fetch. */
+    readonly transport?: HttpTransport;
+    readonly refusal?: Refusal;
+  },
 ): Promise<ApiSession> {
   const { plan, kube, reporter } = ctx;
   const namespace = ctx.target.namespace;
@@ -35,8 +46,9 @@ export async function openApi(
     reporter,
     timeoutMs: PRE_CHECK_TIMEOUT_MS,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
   });
-  await checkApiBeforeChange(probe, plan, step, options.required);
+  await checkApiBeforeChange(probe, plan, step, options.required, options.refusal);
   let apiKey = plan.apiKey;
   let source = "the 'api-key' input";
   if (!apiKey) {
@@ -48,6 +60,7 @@ export async function openApi(
     reporter,
     ...(apiKey ? { apiKey } : {}),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
   });
   if (apiKey) {
     step.detail(`REST API ${plan.apiUrl}, API key from ${source}`);
@@ -68,6 +81,18 @@ export async function openApi(
 /** Per request of the check before any change (three attempts at most, as every idempotent call). */
 export const PRE_CHECK_TIMEOUT_MS = 10_000;
 
+/** What a refusal of checkApiBeforeChange says the run did, and what to check when the API does not answer. */
+export interface Refusal {
+  readonly stopped: string;
+  readonly unreachable: string;
+}
+
+const BEFORE_CHANGE: Refusal = {
+  stopped: 'so the run stopped before changing anything: nothing in the cluster was changed',
+  unreachable:
+    "Check that 'api-url' is reachable from the runner (a cluster-internal address needs a runner inside the cluster or a port-forward), or set 'verify: off' to upgrade without the API checks.",
+};
+
 /**
  * GET /readyz and GET /version before any change. Unreachable, or not healthy (without `force`), refuses the
  * run unless the API is optional for it (verify off and the strategy does not need it); then only a warning.
@@ -77,17 +102,15 @@ export async function checkApiBeforeChange(
   plan: Pick<Plan, 'verify' | 'force'>,
   step: StepHandle,
   requiredByStrategy: boolean,
+  refusal: Refusal = BEFORE_CHANGE,
 ): Promise<void> {
   const needed = requiredByStrategy || plan.verify !== 'off';
   const refuse = (problem: string, next: string): void => {
     const text = `MD Core's REST API at ${client.baseUrl} ${problem}`;
     if (!needed) return step.warn(`${text}; continuing because 'verify' is off`);
-    throw new Error(
-      `${text}, so the run stopped before changing anything: nothing in the cluster was changed. ${next}`,
-    );
+    throw new Error(`${text}, ${refusal.stopped}. ${next}`);
   };
-  const unreachable =
-    "Check that 'api-url' is reachable from the runner (a cluster-internal address needs a runner inside the cluster or a port-forward), or set 'verify: off' to upgrade without the API checks.";
+  const unreachable = refusal.unreachable;
   let ready;
   try {
     ready = await client.readyz();
