@@ -12,7 +12,7 @@ import { Journal, wasMutated, type JournalData, type KedaPause } from '../../src
 import type { Facts, StrategySteps } from '../../src/engine/step.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
-import { KEDA_RULES, accessChecks, rbacRules } from '../../src/plan/rbac.ts';
+import { KEDA_RULES, accessChecks, addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
 import {
   PAUSED,
   PAUSED_REPLICAS,
@@ -32,6 +32,7 @@ import { manualRollbackCommands } from '../../src/steps/rollback.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
 import { journalFixture } from '../support/journal-fixture.ts';
+import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 
 function plan(inputs: Record<string, string> = {}): Plan {
   const p = parseInputs({ namespace: 'mdcore', tag: '5.20.0', ...inputs });
@@ -461,6 +462,13 @@ describe('RBAC', () => {
       'list scaledobjects.keda.sh',
       'patch scaledobjects.keda.sh',
     ]);
+  });
+
+  it("README's KEDA block is exactly the rule the code adds where KEDA is installed", () => {
+    for (const route of ['kubectl', 'helm'] as const) {
+      const added = addedRules(rbacRules(plan(), { route }), rbacRules(plan(), { route, keda: true }));
+      expect(rbacBlock('keda', readmeText())).toBe(`${rulesYaml(added, 0)}\n`);
+    }
   });
 
   const deployment: V1Deployment = {
