@@ -81,19 +81,41 @@ export function kubeTransport(kc: KubeConfig): HttpTransport {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', fail);
           res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
-          res.on('end', () =>
-            resolve({
+          res.on('end', () => {
+            const answer = {
               status: res.statusCode ?? 0,
               headers: answerHeaders(res.rawHeaders),
               body: Buffer.concat(chunks),
-            }),
-          );
+            };
+            const refusal = proxyRefusal(answer);
+            if (refusal) fail(new Error(refusal));
+            else resolve(answer);
+          });
         },
       );
       req.on('error', fail);
       req.end(body);
     });
   };
+}
+
+/**
+ * The API server's own error answer (a v1 Status: RBAC refused, no endpoint, the pod not reachable), as opposed
+ * to MD Core's answer passed through: MD Core was not reached, so it must not read as MD Core's /readyz 503.
+ */
+export function proxyRefusal(answer: HttpAnswer): string | undefined {
+  if (answer.status < 400) return undefined;
+  if (!/^application\/json\b/i.test(answer.headers.get('content-type') ?? '')) return undefined;
+  let status: unknown;
+  try {
+    status = JSON.parse(answer.body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const s = status as { kind?: unknown; apiVersion?: unknown; message?: unknown };
+  if (s?.kind !== 'Status' || s.apiVersion !== 'v1') return undefined;
+  const message = typeof s.message === 'string' ? s.message : 'no message';
+  return `the API server's service proxy answered HTTP ${answer.status}: ${message.slice(0, 300)}`;
 }
 
 function stringHeaders(h: http.OutgoingHttpHeaders | readonly string[] | undefined): Record<string, string> {

@@ -1,15 +1,14 @@
 // Blue-green on the real embedded cluster, on a plain Deployment and its Service (no helm): the switch, green
 // never ready, green failing verification, too few activations, and a cancel after the switch (dist post step).
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { IMAGE, installFixture, runAction } from './support/action.ts';
+import { plainMdCoreDocs, readmeRoleDocs, serviceAccountKubeconfig } from './support/blue-green-fixture.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
-import { rbacBlock } from '../support/readme-blocks.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
 
 const namespace = useNamespaces();
@@ -18,30 +17,7 @@ const COLOR = 'mdcore-upgrade.opswat.com/color';
 
 /** md-core as a plain Deployment (no helm annotations) and the Service that serves it. */
 async function plainFixture(ns: string, replicas: number): Promise<void> {
-  const labels = { app: 'md-core', tier: 'scan' };
-  const docs = [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'md-core', namespace: ns, labels },
-      spec: {
-        replicas,
-        selector: { matchLabels: { app: 'md-core' } },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [{ name: 'md-core', image: `${IMAGE}:5.19.0`, ports: [{ containerPort: 8008 }] }],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'md-core', namespace: ns },
-      spec: { selector: { app: 'md-core' }, ports: [{ name: 'http', port: 8008, targetPort: 8008 }] },
-    },
-  ];
+  const docs = plainMdCoreDocs(ns, replicas, { app: 'md-core', tier: 'scan' });
   await kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
   await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s'], {
     timeoutMs: 130_000,
@@ -138,22 +114,7 @@ const SA = 'mdcore-upgrader';
 
 /** README's kubectl Role with its blue-green rules appended, bound to a ServiceAccount of `ns`. */
 async function readmeRoleFor(ns: string): Promise<void> {
-  const docs = parseAllDocuments(rbacBlock('kubectl')).map(
-    (d) =>
-      d.toJSON() as {
-        kind: string;
-        metadata: { namespace: string };
-        rules?: unknown[];
-        subjects?: { namespace: string }[];
-      },
-  );
-  const role = docs.find((d) => d.kind === 'Role');
-  const binding = docs.find((d) => d.kind === 'RoleBinding');
-  if (!role?.rules || !binding?.subjects)
-    throw new Error("README's kubectl block has no Role and RoleBinding");
-  role.rules.push(...(parse(rbacBlock('blue-green')) as unknown[]));
-  for (const d of [role, binding]) d.metadata.namespace = ns;
-  for (const sub of binding.subjects) sub.namespace = ns;
+  const { role, binding } = readmeRoleDocs(ns, ['blue-green']);
   await kubectl(['create', 'serviceaccount', SA, '-n', ns]);
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify(role) });
   await kubectl(['apply', '-f', '-'], { input: JSON.stringify(binding) });
@@ -161,23 +122,8 @@ async function readmeRoleFor(ns: string): Promise<void> {
 
 /** A kubeconfig holding only the ServiceAccount's token, for the e2e cluster's server and CA. */
 async function tokenKubeconfig(ns: string): Promise<string> {
-  const admin = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
-    clusters: { cluster: Record<string, string> }[];
-  };
-  const cluster = admin.clusters[0]?.cluster ?? {};
-  const caFile = cluster['certificate-authority'];
-  const ca =
-    cluster['certificate-authority-data'] ?? (caFile ? readFileSync(caFile).toString('base64') : undefined);
-  if (!cluster.server || !ca) throw new Error('the e2e kubeconfig has no server or CA');
   const token = (await kubectl(['create', 'token', SA, '-n', ns, '--duration=3600s'])).stdout.trim();
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': ca } }],
-    users: [{ name: SA, user: { token } }],
-    contexts: [{ name: SA, context: { cluster: 'e2e', user: SA, namespace: ns } }],
-    'current-context': SA,
-  });
+  return serviceAccountKubeconfig(e2eCluster().kubeconfig, SA, ns, token);
 }
 
 describe('blue-green on a plain Deployment', () => {

@@ -300,35 +300,55 @@ describe('kubeTransport (through a loopback API server)', () => {
     expect(seen[0]?.headers).toMatchObject({ 'content-length': '10', filename: 'a.txt' });
   });
 
-  it("an API server's refusal (403 Status) is an HTTP error, not retried as a GET's 5xx would be", async () => {
+  it("the API server's own refusal (a v1 Status) is not MD Core's answer: an error that says so", async () => {
     seen.length = 0;
     answer = () => ({
       status: 403,
       body: JSON.stringify({
         kind: 'Status',
+        apiVersion: 'v1',
         message: 'services "md-core-green-preview:http" is forbidden: cannot get resource "services/proxy"',
         reason: 'Forbidden',
         code: 403,
       }),
     });
     const kc = kubeconfig({ token: 't' });
-    const err = await client(kc, new RecordingReporter())
+    const err = await client(kc, new RecordingReporter(), { retries: 0 })
       .version()
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MdCoreApiError);
-    expect((err as MdCoreApiError).message).toMatch(/HTTP 403: .*services\/proxy/);
-    expect(seen).toHaveLength(1);
+    expect(err).toMatchObject({ kind: 'network' });
+    expect((err as Error).message).toMatch(
+      /no answer: the API server's service proxy answered HTTP 403: services "md-core-green-preview:http" is forbidden/,
+    );
+    // MD Core's own 403 (its {"err"} body) stays an HTTP answer.
+    answer = () => ({ status: 403, body: JSON.stringify({ err: 'Access denied' }) });
+    const own = await client(kc, new RecordingReporter())
+      .version()
+      .catch((e: unknown) => e);
+    expect(own).toMatchObject({ kind: 'http', status: 403, err: 'Access denied' });
   });
 
-  it('5xx answers of GETs are retried (the proxy answers 503 while green has no endpoint)', async () => {
+  it("the proxy's 503 (green not reachable) is retried for GETs and never read as MD Core's /readyz 503", async () => {
+    const unreachable = {
+      status: 503,
+      body: JSON.stringify({
+        kind: 'Status',
+        apiVersion: 'v1',
+        message: 'error trying to reach service: dial tcp 10.0.0.9:8008: connect: connection refused',
+        code: 503,
+      }),
+    };
     seen.length = 0;
-    answer = () =>
-      seen.length < 3
-        ? { status: 503, body: '{"kind":"Status","message":"no endpoints available"}' }
-        : versionAnswer();
+    answer = () => (seen.length < 3 ? unreachable : versionAnswer());
     const kc = kubeconfig({ token: 't' });
     expect((await client(kc, new RecordingReporter(), { retries: 3 }).version()).version).toBe('5.20.0');
     expect(seen).toHaveLength(3);
+    answer = () => unreachable;
+    const err = await client(kc, new RecordingReporter(), { retries: 0 })
+      .readyz()
+      .catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/GET \/readyz: no answer: .*error trying to reach service/);
   });
 
   it('a redirect is never followed (apikey must not travel on)', async () => {

@@ -64,6 +64,8 @@ export interface StartClusterOptions {
    * writes its audit log (JSON lines) to TestCluster.auditLog. Default: no audit log.
    */
   auditPolicy?: object | string;
+  /** Extra kube-apiserver flags (name without `--` to value), e.g. an egress-selector-config-file. */
+  apiserverArgs?: Readonly<Record<string, string>>;
 }
 
 /** A process the cluster started, identified by pid and its kernel start time (guards against pid reuse). */
@@ -367,7 +369,11 @@ function kwokEnv(tools: ClusterTools, workdir: string): NodeJS.ProcessEnv {
   return env;
 }
 
-function kwokctlConfig(tools: ClusterTools, auditPolicyFile?: string): string {
+function kwokctlConfig(
+  tools: ClusterTools,
+  auditPolicyFile?: string,
+  apiserverArgs: Readonly<Record<string, string>> = {},
+): string {
   const bin = (b: string): string => path.join(tools.binDir, b);
   const kwokctl = {
     apiVersion: 'config.kwok.x-k8s.io/v1alpha1',
@@ -388,6 +394,16 @@ function kwokctlConfig(tools: ClusterTools, auditPolicyFile?: string): string {
       kubectlBinary: bin('kubectl'),
       ...(auditPolicyFile ? { kubeAuditPolicy: auditPolicyFile } : {}),
     },
+    ...(Object.keys(apiserverArgs).length
+      ? {
+          componentsPatches: [
+            {
+              name: 'kube-apiserver',
+              extraArgs: Object.entries(apiserverArgs).map(([key, value]) => ({ key, value })),
+            },
+          ],
+        }
+      : {}),
   };
   return [kwokctl, ...clusterStages()].map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 }
@@ -590,7 +606,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       typeof policy === 'string' ? policy : stringify(policy, { lineWidth: 0 }),
     );
   }
-  await writeFile(configPath, kwokctlConfig(tools, auditPolicyFile));
+  await writeFile(configPath, kwokctlConfig(tools, auditPolicyFile, options.apiserverArgs));
   const env = kwokEnv(tools, workdir);
   const kubeconfig = path.join(workdir, 'kubeconfig.yaml');
 
