@@ -57,7 +57,11 @@ export function routeFor(method: Method, helmRelease: string | undefined): Route
 
 /** The REST API's credentials come from the namespace's Secrets: no `api-key`, and the API is used at all. */
 export function readsApiSecrets(plan: RbacPlan): boolean {
-  const usesApi = plan.strategy === 'export-import' || (plan.apiUrl !== undefined && plan.verify !== 'off');
+  const usesApi =
+    plan.strategy === 'export-import' ||
+    (plan.apiUrl !== undefined && plan.verify !== 'off') ||
+    // green verified (green-api-url alone: a template, or proxy) with the credentials of the same Secrets
+    (plan.greenApiUrl !== undefined && plan.verify !== 'off');
   return usesApi && plan.apiKey === undefined;
 }
 

@@ -106,6 +106,16 @@ describe('services/proxy in the Role', () => {
     expect(proxyRules({ ...API, strategy: 'rolling-update' })).toEqual([]);
   });
 
+  it("green-api-url alone (no api-url): green's credentials come from the namespace's Secrets, asked for too", () => {
+    const secrets = (inputs: Record<string, string>) =>
+      rbacRules(plan(inputs), { route: 'kubectl' }).filter((r) => r.resource === 'secrets');
+    expect(secrets({ 'green-api-url': 'proxy' }).map((r) => r.resourceNames)).toEqual([
+      ['mdcore-api-key', 'mdcore-cred'],
+    ]);
+    expect(secrets({ 'green-api-url': 'proxy', 'api-key': 'k-123456789' })).toEqual([]);
+    expect(secrets({ 'green-api-url': 'proxy', verify: 'off' })).toEqual([]);
+  });
+
   it('preflight asks for it before any change', () => {
     const checks = requiredAccess(plan(API), []).map(describeAccess);
     expect(checks.filter((c) => c.includes('services/proxy'))).toHaveLength(1);
