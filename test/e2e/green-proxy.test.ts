@@ -184,6 +184,7 @@ const podIps = async (ns: string, selector: string): Promise<string[]> =>
 async function upgrade(
   ns: string,
   kubeconfig: string,
+  extra: Record<string, string> = {},
 ): Promise<Awaited<ReturnType<typeof runEngineOn>> & { text: string }> {
   const run = await runEngineOn(c(), {
     namespace: ns,
@@ -194,6 +195,7 @@ async function upgrade(
     'api-url': standin?.url ?? '',
     'api-key': KEY,
     kubeconfig,
+    ...extra,
   });
   return { ...run, text: `${run.reporter.text()}\n${renderSummary(run.outcome)}` };
 }
@@ -207,7 +209,8 @@ describe("blue-green through the API server's service proxy (default without gre
     const direct = `127.0.0.1:${standin.port}`;
     relay!.open = true;
     relay!.carried.length = 0;
-    const run = await upgrade(ns, kubeconfig);
+    // The smoke scan's POSTs need the rule's create verb.
+    const run = await upgrade(ns, kubeconfig, { 'verify-scan': 'true' });
     expect(run.outcome.error).toBeUndefined();
     expect(run.outcome.result).toBe('upgraded');
     expect(run.text).toContain(
@@ -222,8 +225,9 @@ describe("blue-green through the API server's service proxy (default without gre
     // What reached MD Core through the proxy: its API key, no credential of the cluster's.
     const viaProxy = standin.requests.filter((r) => r.headers.host !== direct);
     expect(viaProxy.map((r) => `${r.method} ${r.path}`)).toEqual(
-      expect.arrayContaining(['GET /readyz', 'GET /version']),
+      expect.arrayContaining(['GET /readyz', 'GET /version', 'POST /file']),
     );
+    expect(viaProxy.filter((r) => r.method === 'POST' && r.path === '/file')).toHaveLength(2);
     // The first /readyz and /version (reachable at all?) go without the key; the verification's carry it.
     for (const r of viaProxy) {
       expect(r.headers['authorization'], `${r.method} ${r.path}`).toBeUndefined();
