@@ -1,6 +1,7 @@
 // `--print-role`: the Role (and RoleBinding) a run with the given inputs needs, from the same rules preflight
 // checks (rbac.ts). Nothing is contacted: the ConfigMaps are the chart's, the route is the one `method` names.
 import { formatInputErrors, parseInputs } from './inputs.ts';
+import { pausesKeda } from '../steps/keda.ts';
 import { chartConfigMaps, rbacRules, roleYaml, type RouteName } from './rbac.ts';
 
 /** Any tag: no permission depends on it, and `--print-role` should not make the user invent one. */
@@ -36,6 +37,11 @@ export function printRole(
     ...(route === 'kubectl'
       ? [
           `# ConfigMaps: the chart's (${chartConfigMaps(plan.release).join(', ')}); preflight checks the ones md-core really reads.`,
+        ]
+      : []),
+    ...(pausesKeda(plan)
+      ? [
+          '# Where KEDA is installed (keda.sh/v1alpha1 served), preflight also needs list and patch on scaledobjects in apiGroup keda.sh (README.md, the KEDA rules).',
         ]
       : []),
   ];

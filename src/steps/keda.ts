@@ -307,6 +307,10 @@ export function restoreKeda(): Step {
     id: 'keda-restore',
     title: 'Resume KEDA autoscaling (paused only for the run)',
     async run(ctx, h) {
+      if ((ctx.journal.data.keda ?? []).length === 0) {
+        h.detail('no ScaledObject was paused');
+        return;
+      }
       const problems = await resumeKeda(ctx.journal.data, ctx.kube, (t) => h.detail(t));
       if (problems.length === 0) {
         ctx.journal.update({ kedaRestored: true });

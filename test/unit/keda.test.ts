@@ -3,15 +3,21 @@
 // preflight's question, the strategies' step lists, and the Kube requests against a stand-in API server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { Kube, KubeError, type AccessCheck, type ScaledObject } from '../../src/cluster/kube.ts';
 import { afterFailure } from '../../src/engine/after-failure.ts';
+import { recoverFromJournal } from '../../src/engine/recover.ts';
 import type { RunContext } from '../../src/engine/context.ts';
 import { Journal, wasMutated, type JournalData, type KedaPause } from '../../src/engine/journal.ts';
 import type { Facts, StrategySteps } from '../../src/engine/step.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import type { Plan } from '../../src/plan/plan.ts';
+import { printRole } from '../../src/plan/print-role.ts';
+import { MemoryReporter } from '../../src/report/reporter.ts';
 import { KEDA_RULES, accessChecks, addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
 import {
   PAUSED,
@@ -471,6 +477,18 @@ describe('RBAC', () => {
     }
   });
 
+  it('--print-role names the KEDA rule for the strategies that pause KEDA', () => {
+    const text = (inputs: Record<string, string>): string => {
+      const r = printRole({ namespace: 'mdcore', ...inputs }, 'true');
+      if (!r.ok) throw new Error(r.message);
+      return r.text;
+    };
+    const note = 'preflight also needs list and patch on scaledobjects in apiGroup keda.sh';
+    expect(text({})).toContain(note);
+    expect(text({ strategy: 'blue-green', method: 'kubectl' })).toContain(note);
+    expect(text({ strategy: 'export-import', 'config-password': 'p-123456789' })).not.toContain(note);
+  });
+
   const deployment: V1Deployment = {
     metadata: { name: 'md-core', generation: 1 },
     spec: {
@@ -537,7 +555,10 @@ interface Seen {
   body: unknown;
 }
 
-async function apiServer(kedaServed: boolean): Promise<{ kube: Kube; seen: Seen[] }> {
+async function apiServer(
+  kedaServed: boolean,
+  listed: ScaledObject[] = [so('s', { name: 'md-core' })],
+): Promise<{ kube: Kube; seen: Seen[]; kubeconfig: string }> {
   const seen: Seen[] = [];
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -563,8 +584,7 @@ async function apiServer(kedaServed: boolean): Promise<{ kube: Kube; seen: Seen[
         });
       if (path === '/apis/keda.sh/v1alpha1')
         return reply(200, { kind: 'APIResourceList', groupVersion: 'keda.sh/v1alpha1', resources: [] });
-      if (req.method === 'GET')
-        return reply(200, { kind: 'ScaledObjectList', items: [so('s', { name: 'md-core' })] });
+      if (req.method === 'GET') return reply(200, { kind: 'ScaledObjectList', items: listed });
       return reply(200, so('s', { name: 'md-core' }, { [PAUSED_REPLICAS]: '1' }));
     });
   });
@@ -578,7 +598,7 @@ async function apiServer(kedaServed: boolean): Promise<{ kube: Kube; seen: Seen[
     'contexts: [{name: x, context: {cluster: c, user: u}}]',
     'current-context: x',
   ].join('\n');
-  return { kube: await Kube.connect({ kubeconfig }), seen };
+  return { kube: await Kube.connect({ kubeconfig }), seen, kubeconfig };
 }
 
 describe('Kube: ScaledObjects', () => {
@@ -605,5 +625,54 @@ describe('Kube: ScaledObjects', () => {
       contentType: 'application/merge-patch+json',
       body,
     });
+  });
+});
+
+describe('the post step (recoverFromJournal)', () => {
+  const failingTools = {
+    kubectl: () => Promise.reject(new Error('not used')),
+    helm: () => Promise.reject(new Error('not used')),
+  };
+  const paused = [so('md-core-scaler', { name: 'md-core' }, { [PAUSED_REPLICAS]: '3' })];
+  const cases: [string, Partial<JournalData>, string][] = [
+    ['a run killed in its wrap-up (phase done)', { phase: 'done' }, 'none'],
+    ['a failed run with rollback: none', { phase: 'changing', rollback: 'none' }, 'left'],
+  ];
+  for (const [name, over, action] of cases) {
+    it(`puts KEDA back after ${name}, and records it`, async () => {
+      const { seen, kubeconfig } = await apiServer(true, paused);
+      const dir = mkdtempSync(join(tmpdir(), 'keda-journal-'));
+      try {
+        const file = join(dir, 'journal.json');
+        new Journal(journalData({ keda: [ours], ...over }), file);
+        const r = await recoverFromJournal(file, plan({ kubeconfig }), {
+          reporter: new MemoryReporter(),
+          tools: failingTools,
+        });
+        expect(r.action).toBe(action);
+        expect(seen.filter((x) => x.method === 'PATCH').map((x) => x.body)).toEqual([
+          { metadata: { resourceVersion: '10', annotations: { [PAUSED_REPLICAS]: null } } },
+        ]);
+        expect(Journal.load(file)?.kedaRestored).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('leaves a run that ended on purpose alone', async () => {
+    const { seen, kubeconfig } = await apiServer(true, paused);
+    const dir = mkdtempSync(join(tmpdir(), 'keda-journal-'));
+    try {
+      const file = join(dir, 'journal.json');
+      new Journal(journalData({ keda: [ours], phase: 'done', kedaRestored: true }), file);
+      await recoverFromJournal(file, plan({ kubeconfig }), {
+        reporter: new MemoryReporter(),
+        tools: failingTools,
+      });
+      expect(seen).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
