@@ -56,8 +56,8 @@ export function serviceProxyUrl(server: string, namespace: string, service: stri
 
 /**
  * A transport that sends every request with the kubeconfig's credentials, exactly as client-node's own calls:
- * CA, client certificate and key, bearer token (a token file or exec plugin is read again for each request),
- * basic auth, impersonation, the cluster's proxy-url; node:https, since fetch has no client certificates.
+ * CA, client certificate and key, bearer token (a token file or exec plugin refreshed as client-node refreshes
+ * it), basic auth, impersonation, the cluster's proxy-url; node:https, since fetch has no client certificates.
  */
 export function kubeTransport(kc: KubeConfig): HttpTransport {
   return async (url, request) => {
