@@ -94,8 +94,9 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
 
   try {
     // ---- baseline: read from production when asked, then a normal engine run to it ('unchanged' when there) ----
-    if (r.baselineFrom) {
-      const read = await counted('baseline', () => readBaselineTag(plan, r.baselineFrom as BaselineSource));
+    const from = r.baselineFrom;
+    if (from) {
+      const read = await counted('baseline', () => readBaselineTag(plan, from));
       if ('problem' in read) {
         phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: read.problem });
         fail('baseline', `${read.problem}. Nothing in the cluster was changed.`);
@@ -103,10 +104,10 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         return await done();
       }
       baselineTag = read.tag;
-      reporter.info(`Rehearsal: production's Deployment ${sourceName(r.baselineFrom)} runs ${read.image}.`);
+      reporter.info(`Rehearsal: production's Deployment ${sourceName(from)} runs ${read.image}.`);
       if (read.warning) reporter.warning(read.warning, 'Rehearsal baseline');
       if (baselineTag === plan.tag) {
-        const why = `production's Deployment ${sourceName(r.baselineFrom)} already runs the target ${plan.tag}: there is no upgrade to rehearse (give the next version as 'tag')`;
+        const why = `production's Deployment ${sourceName(from)} already runs the target ${plan.tag}: there is no upgrade to rehearse (give the next version as 'tag')`;
         phases.push({ name: 'baseline', seconds: undefined, ok: false, detail: why });
         fail('baseline', `${why}. Nothing in the cluster was changed.`);
         leftOn = NOTHING_CHANGED;
@@ -125,7 +126,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         `Staging ran ${b.previousImage ?? '?'}, not the baseline ${baselineTag}: it was brought to the baseline first.`,
         'Rehearsal baseline',
       );
-    const fromProduction = r.baselineFrom ? ` (read from ${sourceName(r.baselineFrom)})` : '';
+    const fromProduction = from ? ` (read from ${sourceName(from)})` : '';
     phases.push({
       name: 'baseline',
       seconds: durationSeconds(b),

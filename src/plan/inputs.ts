@@ -4,8 +4,8 @@
 // A namespace import lets the bundler keep only the zod parts used (83 KiB of 443 KiB; bench/README.md).
 import * as z from 'zod';
 import { valuesTree } from './helm-values.ts';
-import type { HelmSetting, IntOrPercent, Plan } from './plan.ts';
 import { fillGreenUrl, GREEN_VIA_PROXY, SAMPLE_GREEN_NAMES } from './green-url.ts';
+import type { BaselineSource, HelmSetting, IntOrPercent, Plan } from './plan.ts';
 import { insecureHttpProblem } from './url-policy.ts';
 import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
 
@@ -415,6 +415,12 @@ export const INPUT_SPECS = {
     accepted: 'the image tag production runs, such as 5.19.0',
     check: optional(regex(TAG, 'it must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}, for example 5.19.0')),
   },
+  'baseline-from': {
+    default: '',
+    accepted:
+      "the production Deployment to read the baseline tag from: <context>/<namespace>/<deployment>, or <namespace>/<deployment> in staging's context",
+    check: optional(baselineFrom),
+  },
   'rehearsal-restore': { default: 'true', accepted: 'true or false', check: bool },
   'rehearsal-report': {
     default: '',
@@ -454,17 +460,43 @@ function blueGreenProblems(v: {
     });
   return out;
 }
+/**
+ * `baseline-from`: the Deployment is the last part, the namespace the one before it, the context everything
+ * before that (context names may contain `/`, e.g. EKS ARNs); without a context, staging's is read.
+ */
+function baselineFrom(v: string): { value: BaselineSource } | { problem: string } {
+  const parts = v.split('/');
+  if (parts.length < 2)
+    return bad(
+      'it must be <context>/<namespace>/<deployment> or <namespace>/<deployment>, for example production/prod/md-core',
+    );
+  const deployment = parts.at(-1) ?? '';
+  const namespace = parts.at(-2) ?? '';
+  const context = parts.length > 2 ? parts.slice(0, -2).join('/') : undefined;
+  if (context === '') return bad('the context part (before <namespace>/<deployment>) is empty');
+  const contextCheck = context === undefined ? undefined : noControl('context name')(context);
+  if (contextCheck && 'problem' in contextCheck) return bad(`the context part: ${contextCheck.problem}`);
+  if (!DNS1123_LABEL.test(namespace))
+    return bad(`the namespace part "${show(namespace)}" is not a valid namespace name`);
+  if (!DNS1123_SUBDOMAIN.test(deployment))
+    return bad(`the deployment part "${show(deployment)}" is not a valid Deployment name`);
+  return ok({ context, namespace, deployment });
+}
+
 /** Rehearsal inputs that only mean something with `rehearsal: true`: given without it they are refused. */
-const REHEARSAL_INPUTS = ['baseline-tag', 'rehearsal-report'] as const;
+const REHEARSAL_INPUTS = ['baseline-tag', 'baseline-from', 'rehearsal-report'] as const;
 
 /** What a rehearsal needs, and the combinations not built yet, refused before any contact. */
 export function rehearsalProblems(v: {
   rehearsal: boolean;
   'baseline-tag': string | undefined;
+  'baseline-from': BaselineSource | undefined;
   'rehearsal-report': string | undefined;
   tag: string;
   strategy: string;
-  method: string;
+  namespace: string;
+  deployment: string;
+  context: string | undefined;
   rollback: string;
   'dry-run': boolean;
 }): { path: string[]; message: string }[] {
@@ -478,11 +510,28 @@ export function rehearsalProblems(v: {
         });
     return out;
   }
-  if (!v['baseline-tag'])
+  const from = v['baseline-from'];
+  if (v['baseline-tag'] && from)
+    out.push({
+      path: ['baseline-from'],
+      message:
+        "inputs 'baseline-tag' and 'baseline-from' cannot be combined: give the tag production runs, or the production Deployment to read it from, not both",
+    });
+  else if (!v['baseline-tag'] && !from)
     out.push({
       path: ['baseline-tag'],
       message:
-        "input 'baseline-tag' is required when 'rehearsal' is true: give the tag production runs, which staging is brought to before and after the rehearsal",
+        "input 'baseline-tag' or 'baseline-from' is required when 'rehearsal' is true: give the tag production runs, or the production Deployment to read it from as baseline-from: <context>/<namespace>/<deployment>",
+    });
+  else if (
+    from &&
+    from.namespace === v.namespace &&
+    from.deployment === v.deployment &&
+    (from.context === undefined || from.context === v.context)
+  )
+    out.push({
+      path: ['baseline-from'],
+      message: `input 'baseline-from' names staging's own Deployment (${v.namespace}/${v.deployment}): give production's, which the rehearsal reads and never changes`,
     });
   else if (v['baseline-tag'] === v.tag)
     out.push({
@@ -493,11 +542,6 @@ export function rehearsalProblems(v: {
     out.push({
       path: ['strategy'],
       message: `input 'rehearsal' works with 'strategy' rolling-update in this version; ${v.strategy} rehearsals are not built yet`,
-    });
-  if (v.method !== 'kubectl')
-    out.push({
-      path: ['method'],
-      message: `input 'rehearsal' needs 'method' kubectl in this version (${v.method} given): rehearsals on the helm route are not built yet`,
     });
   if (v.rollback === 'none')
     out.push({
@@ -758,7 +802,8 @@ export function parseInputs(raw: RawInputs, options: ParseOptions = {}): ParseRe
     greenApiUrl: v['green-api-url'],
     rehearsal: v.rehearsal
       ? {
-          baselineTag: v['baseline-tag'] ?? '',
+          baselineTag: v['baseline-tag'],
+          baselineFrom: v['baseline-from'],
           restore: v['rehearsal-restore'],
           reportPath: v['rehearsal-report'],
           history: v['rehearsal-history'],

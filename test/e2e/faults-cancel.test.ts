@@ -1,7 +1,6 @@
 // Real faults through dist/index.js and dist/post.js: a SIGTERM at every mutation boundary of a MIGRATE_HISTORY
-// run, then the post step, leaves everything as it was; `rollback: none` is honoured by the main AND the post step;
-// the main step runs a rehearsal end to end.
-import { readFileSync } from 'node:fs';
+// run, then the post step, leaves everything as it was; `rollback: none` is honoured by the main AND the post step.
+// (Rehearsals through dist/: rehearsal-dist.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { tagFor } from './cluster/stages.ts';
@@ -153,29 +152,5 @@ describe('rollback: none through the main step and the post step', () => {
     expect(post.output()).toContain('Left as it is');
     expect(post.output()).toContain('kubectl rollout undo deployment/md-core');
     expect((await deploymentView(ns)).image).toBe(slow);
-  });
-});
-
-describe('rehearsal through dist/index.js (the action main step)', () => {
-  it('rehearses the upgrade and the way back, writes the report output, and leaves staging on the baseline', async () => {
-    const ns = await namespace('rehearsal-dist');
-    await installFixture(ns, { replicas: 1 });
-    const r = dist.runner({
-      namespace: ns,
-      tag: '5.20.0',
-      method: 'kubectl',
-      kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
-      'kubectl-version': '1.36.3',
-      rehearsal: 'true',
-      'baseline-tag': '5.19.0',
-    });
-    const main = dist.start('index.js', r.env);
-    expect(await main.code, main.output()).toBe(0);
-    const out = r.outputs();
-    expect(out.result).toBe('rehearsed');
-    expect(out['rehearsal-report']).toBeTruthy();
-    const report = JSON.parse(readFileSync(out['rehearsal-report'] ?? '', 'utf8')) as { passed: boolean };
-    expect(report.passed).toBe(true);
-    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
   });
 });

@@ -1,66 +1,21 @@
 // Rehearsal mode on the real embedded cluster (kubectl route, rolling update): both directions, the report
 // file, the history ConfigMap, a target that never becomes ready, and staging off the baseline at the start.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  historyConfigMapName,
-  HISTORY_KEY,
-  runRehearsal,
-  type RehearsalResult,
-} from '../../src/engine/rehearsal.ts';
-import { formatInputErrors, parseInputs } from '../../src/plan/inputs.ts';
+import { historyConfigMapName, HISTORY_KEY } from '../../src/engine/rehearsal.ts';
 import { MemoryReporter } from '../../src/report/reporter.ts';
-import { renderRehearsal, type RehearsalReport } from '../../src/report/rehearsal.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
-import { e2eCluster, kubectl, kubectlJson } from './cluster/context.ts';
+import { kubectl } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
+import { rehearsalHistory as history, rehearse } from './support/rehearse.ts';
 
 const namespace = useNamespaces();
 const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-e2e-'));
 afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
-
-interface Rehearsed extends RehearsalResult {
-  reporter: MemoryReporter;
-  summary: string;
-  fileReport: RehearsalReport;
-}
-
-async function rehearse(
-  inputs: Record<string, string>,
-  reporter: MemoryReporter = new MemoryReporter(),
-): Promise<Rehearsed> {
-  const c = e2eCluster();
-  const parsed = parseInputs({
-    kubeconfig: readFileSync(c.kubeconfig, 'utf8'),
-    'kubectl-version': '1.36.3',
-    method: 'kubectl',
-    rehearsal: 'true',
-    ...inputs,
-  });
-  if (!parsed.ok) throw new Error(formatInputErrors(parsed.errors));
-  const res = await runRehearsal(parsed.plan, {
-    reporter,
-    tools: { kubectl: async () => c.kubectl, helm: async () => c.helm3 },
-  });
-  expect(existsSync(res.reportPath)).toBe(true);
-  const fileReport = JSON.parse(readFileSync(res.reportPath, 'utf8')) as RehearsalReport;
-  return { ...res, reporter, summary: renderRehearsal(res.report, res.reportPath), fileReport };
-}
-
-async function history(ns: string): Promise<unknown[]> {
-  const cm = await kubectlJson<{ data?: Record<string, string> }>([
-    'get',
-    'configmap',
-    historyConfigMapName('md-core'),
-    '-n',
-    ns,
-  ]);
-  return JSON.parse(cm.data?.[HISTORY_KEY] ?? 'null') as unknown[];
-}
 
 describe('rehearsal (kubectl route, rolling update)', () => {
   it('upgrades to the target and rolls back to the baseline; report written, history grows per run', async () => {
@@ -99,6 +54,13 @@ describe('rehearsal (kubectl route, rolling update)', () => {
       first.report.checks.some((c) => c.phase === 'upgrade' && c.id === 'wait' && c.status === 'ok'),
     ).toBe(true);
     expect(first.report.checks.find((c) => c.phase === 'rollback')?.status).toBe('ok');
+    // The kubectl route's way back, said in the report; the action's own API requests counted per part.
+    expect(first.report.rollbackMethod).toBe('rollout-undo');
+    expect(phases.rollback?.detail).toMatch(/^kubectl rollout undo to Deployment revision \d+: back on /);
+    const req = first.report.apiRequests;
+    for (const part of ['baseline', 'upgrade', 'rollback'] as const) expect(req[part]).toBeGreaterThan(0);
+    expect(req.total).toBeGreaterThanOrEqual((req.baseline ?? 0) + (req.upgrade ?? 0) + (req.rollback ?? 0));
+    expect(first.summary).toContain(`API requests of the action's own client: baseline ${req.baseline},`);
     // The upgrade really happened: the upgrade run's outcome moved the image.
     expect(first.outcomes.map((o) => o.result)).toEqual(['unchanged', 'upgraded']);
 
@@ -108,7 +70,7 @@ describe('rehearsal (kubectl route, rolling update)', () => {
       ...cmBefore,
       [historyConfigMapName('md-core')]: expect.any(String) as unknown as string,
     });
-    expect(await history(ns)).toHaveLength(1);
+    expect(await history(ns)).toEqual([expect.objectContaining({ passed: true, requests: req.total })]);
     expect(first.summary).toContain('Rehearsal passed: 5.19.0 → 5.20.0 → 5.19.0');
 
     const second = await rehearse({
@@ -160,7 +122,7 @@ describe('rehearsal (kubectl route, rolling update)', () => {
           'api-url': standin.url,
           'rehearsal-report': join(reportDir, 'api.json'),
         },
-        new Following(),
+        { reporter: new Following() },
       );
       expect(res.report.error).toBeUndefined();
       expect(res.report.passed).toBe(true);

@@ -74,7 +74,9 @@ export function useDistRunner(): DistRunner {
   };
 
   const start = (script: string, env: NodeJS.ProcessEnv, limitMs = 240_000): Proc => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', script)], {
+    // MDCORE_E2E_DIST: a bundle built elsewhere from the current sources (scripts/bundle.ts <dir>); default dist/.
+    const distDir = process.env.MDCORE_E2E_DIST || path.join(REPO_ROOT, 'dist');
+    const child = spawn(process.execPath, [path.join(distDir, script)], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

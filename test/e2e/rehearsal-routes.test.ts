@@ -1,0 +1,164 @@
+// Rehearsal mode beyond the kubectl route, on the real embedded cluster: a helm-managed staging install with
+// Helm 3 and Helm 4 (the way back is helm rollback to the release revision before the upgrade), and the
+// baseline read from production's Deployment in another namespace (baseline-from), which is never changed.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { historyConfigMapName } from '../../src/engine/rehearsal.ts';
+import { e2eCluster, helm, kubectlJson } from './cluster/context.ts';
+import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
+import { useNamespaces } from './support/namespaces.ts';
+import { rehearsalHistory, rehearse } from './support/rehearse.ts';
+
+const namespace = useNamespaces();
+const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-routes-e2e-'));
+afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
+
+const LICENSE = 'TEST-LICENSE-0000-1111';
+
+interface Revision {
+  revision: number;
+  status: string;
+  description: string;
+}
+
+async function releaseHistory(major: 3 | 4, ns: string): Promise<Revision[]> {
+  const r = await helm(major, ['history', 'mdcore', '-n', ns, '-o', 'json']);
+  return (JSON.parse(r.stdout) as Revision[]).sort((a, b) => a.revision - b.revision);
+}
+
+/** Everything a change to a Deployment would move: its resourceVersion and generation. */
+async function deploymentStamp(ns: string): Promise<{ resourceVersion: string; generation: number }> {
+  const d = await kubectlJson<{ metadata: { resourceVersion: string; generation: number } }>([
+    'get',
+    'deployment',
+    'md-core',
+    '-n',
+    ns,
+  ]);
+  return { resourceVersion: d.metadata.resourceVersion, generation: d.metadata.generation };
+}
+
+describe('rehearsal on the helm route', () => {
+  it.each([3, 4] as const)(
+    'Helm %i: upgrades the release, then helm rollback to the revision before it; the report says so',
+    async (major) => {
+      const ns = await namespace(`rehearsal-helm${major}`);
+      await installFixture(ns, { helmMajor: major, replicas: 1, licenseKey: LICENSE });
+      const cmBefore = await configMapsData(ns);
+      const res = await rehearse(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          'baseline-tag': '5.19.0',
+          method: 'helm',
+          'license-key': LICENSE,
+          'rehearsal-report': join(reportDir, `helm${major}.json`),
+        },
+        { helmMajor: major },
+      );
+      expect(res.report.error).toBeUndefined();
+      expect(res.report.passed).toBe(true);
+      expect(res.outcomes.map((o) => [o.result, o.method])).toEqual([
+        ['unchanged', 'helm'],
+        ['upgraded', 'helm'],
+      ]);
+      expect(res.report.rollbackMethod).toBe('helm-rollback');
+      const rollback = res.report.phases.find((p) => p.name === 'rollback');
+      expect(rollback?.ok).toBe(true);
+      expect(rollback?.detail).toMatch(/^helm rollback of release mdcore to revision 1: back on /);
+      expect(res.summary).toContain('Way back: helm rollback (the release revision before the upgrade).');
+      expect(res.reporter.text()).toMatch(/\$ \S*helm rollback mdcore 1 /);
+      expect(res.reporter.text()).not.toMatch(/rollout undo deployment/);
+
+      // The release went 1 → 2 (the upgrade) → 3 (rollback to 1); staging runs the baseline with its variables.
+      const h = await releaseHistory(major, ns);
+      expect(h.map((r) => r.revision)).toEqual([1, 2, 3]);
+      expect(h[2]).toMatchObject({ status: 'deployed', description: 'Rollback to 1' });
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      expect(await configMapsData(ns)).toEqual({
+        ...cmBefore,
+        [historyConfigMapName('md-core')]: expect.any(String) as unknown as string,
+      });
+      const req = res.report.apiRequests;
+      expect(req.upgrade).toBeGreaterThan(0);
+      expect(req.rollback).toBeGreaterThan(0);
+      expect(await rehearsalHistory(ns)).toEqual([
+        expect.objectContaining({ passed: true, requests: req.total }),
+      ]);
+    },
+  );
+});
+
+describe('baseline-from: the baseline read from production', () => {
+  it("rehearses from the tag production's Deployment runs (context/namespace/deployment) and leaves production untouched", async () => {
+    const prod = await namespace('rehearsal-prod');
+    const staging = await namespace('rehearsal-from');
+    await installFixture(prod, { replicas: 1, tag: '5.19.0' });
+    await installFixture(staging, { replicas: 1, tag: '5.18.0' });
+    const prodBefore = await deploymentStamp(prod);
+    const context = (parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as { 'current-context': string })[
+      'current-context'
+    ];
+    const from = `${context}/${prod}/md-core`;
+    const res = await rehearse({
+      namespace: staging,
+      tag: '5.20.0',
+      'baseline-from': from,
+      'rehearsal-report': join(reportDir, 'from.json'),
+    });
+    expect(res.report.error).toBeUndefined();
+    expect(res.report.passed).toBe(true);
+    expect(res.report.baselineTag).toBe('5.19.0');
+    expect(res.report.baselineFrom).toBe(from);
+    expect(res.report.broughtToBaseline).toBe(true);
+    expect(res.report.phases[0]?.detail).toBe(`brought from ${IMAGE}:5.18.0 to 5.19.0 (read from ${from})`);
+    expect(res.reporter.text()).toContain(`production's Deployment ${from} runs ${IMAGE}:5.19.0`);
+    expect(res.summary).toContain(`Baseline 5.19.0 read from production's Deployment ${from}.`);
+    expect((await deploymentView(staging)).image).toBe(`${IMAGE}:5.19.0`);
+    // Production was only read: not a field of its Deployment moved, and no history was written there.
+    expect(await deploymentStamp(prod)).toEqual(prodBefore);
+    expect(Object.keys(await configMapsData(prod))).not.toContain(historyConfigMapName('md-core'));
+  });
+
+  it('fails the baseline phase naming the input when production cannot be read; staging untouched', async () => {
+    const staging = await namespace('rehearsal-from-missing');
+    await installFixture(staging, { replicas: 1, tag: '5.19.0' });
+    const before = await deploymentStamp(staging);
+    const res = await rehearse({
+      namespace: staging,
+      tag: '5.20.0',
+      'baseline-from': `${staging}-gone/md-core`,
+      'rehearsal-report': join(reportDir, 'from-missing.json'),
+    });
+    expect(res.report.passed).toBe(false);
+    expect(res.report.failedPhase).toBe('baseline');
+    expect(res.report.error).toBe(
+      `the baseline phase failed: input 'baseline-from': Deployment ${staging}-gone/md-core was not found; name production's md-core Deployment as <context>/<namespace>/<deployment>. Nothing in the cluster was changed.`,
+    );
+    expect(res.outcomes).toEqual([]);
+    expect(res.report.leftOn).toBe('what it ran before (nothing was changed)');
+    expect(await deploymentStamp(staging)).toEqual(before);
+  });
+
+  it('refuses to rehearse when production already runs the target', async () => {
+    const prod = await namespace('rehearsal-prod-ahead');
+    const staging = await namespace('rehearsal-from-ahead');
+    await installFixture(prod, { replicas: 1, tag: '5.20.0' });
+    await installFixture(staging, { replicas: 1, tag: '5.19.0' });
+    const before = await deploymentStamp(staging);
+    const res = await rehearse({
+      namespace: staging,
+      tag: '5.20.0',
+      'baseline-from': `${prod}/md-core`,
+      'rehearsal-report': join(reportDir, 'from-ahead.json'),
+    });
+    expect(res.report.failedPhase).toBe('baseline');
+    expect(res.report.error).toContain(
+      `production's Deployment ${prod}/md-core already runs the target 5.20.0: there is no upgrade to rehearse`,
+    );
+    expect(await deploymentStamp(staging)).toEqual(before);
+  });
+});

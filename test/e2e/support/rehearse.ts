@@ -1,0 +1,57 @@
+// Runs the rehearsal driver in-process against the suite's cluster (as dist/index.js does with rehearsal: true),
+// and reads back the history ConfigMap the action keeps, for the rehearsal e2e files.
+import { existsSync, readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import {
+  historyConfigMapName,
+  HISTORY_KEY,
+  runRehearsal,
+  type RehearsalResult,
+} from '../../../src/engine/rehearsal.ts';
+import { formatInputErrors, parseInputs } from '../../../src/plan/inputs.ts';
+import { MemoryReporter } from '../../../src/report/reporter.ts';
+import { renderRehearsal, type HistoryEntry, type RehearsalReport } from '../../../src/report/rehearsal.ts';
+import { e2eCluster, kubectlJson } from '../cluster/context.ts';
+
+export interface Rehearsed extends RehearsalResult {
+  reporter: MemoryReporter;
+  summary: string;
+  /** The JSON report as written to its file. */
+  fileReport: RehearsalReport;
+}
+
+/** A rehearsal with the cluster's kubeconfig as input content; Helm 3 unless `helmMajor` says 4. */
+export async function rehearse(
+  inputs: Record<string, string>,
+  opts: { reporter?: MemoryReporter; helmMajor?: 3 | 4 } = {},
+): Promise<Rehearsed> {
+  const c = e2eCluster();
+  const reporter = opts.reporter ?? new MemoryReporter();
+  const parsed = parseInputs({
+    kubeconfig: readFileSync(c.kubeconfig, 'utf8'),
+    'kubectl-version': '1.36.3',
+    method: 'kubectl',
+    rehearsal: 'true',
+    ...inputs,
+  });
+  if (!parsed.ok) throw new Error(formatInputErrors(parsed.errors));
+  const res = await runRehearsal(parsed.plan, {
+    reporter,
+    tools: { kubectl: async () => c.kubectl, helm: async () => (opts.helmMajor === 4 ? c.helm4 : c.helm3) },
+  });
+  expect(existsSync(res.reportPath)).toBe(true);
+  const fileReport = JSON.parse(readFileSync(res.reportPath, 'utf8')) as RehearsalReport;
+  return { ...res, reporter, summary: renderRehearsal(res.report, res.reportPath), fileReport };
+}
+
+/** The rehearsal history kept in staging's namespace (for Deployment md-core). */
+export async function rehearsalHistory(ns: string): Promise<HistoryEntry[]> {
+  const cm = await kubectlJson<{ data?: Record<string, string> }>([
+    'get',
+    'configmap',
+    historyConfigMapName('md-core'),
+    '-n',
+    ns,
+  ]);
+  return JSON.parse(cm.data?.[HISTORY_KEY] ?? 'null') as HistoryEntry[];
+}
