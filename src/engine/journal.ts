@@ -80,6 +80,18 @@ export interface BlueGreenRecord {
   /** When the selector was switched (ms since the epoch). */
   switchedAt?: number | undefined;
   blueScaled: boolean;
+  /** blue-green-hot-backup: green's licence hand-over (blueScaled then means blue was stopped for it). */
+  hotBackup?: HotBackupJournal | undefined;
+}
+
+/** blue-green-hot-backup's licence steps, each pod recorded before its call is sent. */
+export interface HotBackupJournal {
+  /** Green pods registered as hot backup. */
+  registered: string[];
+  /** Green pods an activation was sent to. */
+  activated: string[];
+  /** When blue was scaled to 0 for the hand-over (ms since the epoch). */
+  stoppedAt?: number | undefined;
 }
 
 /** One ScaledObject this run paused: what its pause annotations were, and what the run wrote. */

@@ -54,6 +54,8 @@ export interface Outcome {
   unverifiedTools: string[];
   /** Set by the helm route. */
   helm?: HelmSummary | undefined;
+  /** A strategy's own summary sections (markdown under a heading), after "Before and after". */
+  sections?: { title: string; markdown: string }[] | undefined;
 }
 
 export function durationSeconds(o: Pick<Outcome, 'startedAt' | 'endedAt'>): number {

@@ -4,7 +4,7 @@
 // A namespace import lets the bundler keep only the zod parts used (83 KiB of 443 KiB; bench/README.md).
 import * as z from 'zod';
 import { valuesTree } from './helm-values.ts';
-import { fillGreenUrl, GREEN_VIA_PROXY, SAMPLE_GREEN_NAMES } from './green-url.ts';
+import { addressesInstances, fillGreenUrl, GREEN_VIA_PROXY, SAMPLE_GREEN_NAMES } from './green-url.ts';
 import type { BaselineSource, HelmSetting, IntOrPercent, Plan } from './plan.ts';
 import { insecureHttpProblem } from './url-policy.ts';
 import { localFiles, valuesFileProblem, type FileAccess } from './values-files.ts';
@@ -243,8 +243,8 @@ export const INPUT_SPECS = {
   },
   strategy: {
     default: 'rolling-update',
-    accepted: 'rolling-update, export-import or blue-green',
-    check: oneOf(['rolling-update', 'export-import', 'blue-green'] as const),
+    accepted: 'rolling-update, export-import, blue-green or blue-green-hot-backup',
+    check: oneOf(['rolling-update', 'export-import', 'blue-green', 'blue-green-hot-backup'] as const),
   },
   'migrate-history': { default: 'false', accepted: 'true or false', check: bool },
   method: {
@@ -460,6 +460,20 @@ function blueGreenProblems(v: {
     });
   return out;
 }
+/** What blue-green-hot-backup needs besides blue-green's inputs: a way to reach each green instance. */
+function hotBackupProblems(v: {
+  'green-api-url'?: string | undefined;
+}): { path: string[]; message: string }[] {
+  const given = v['green-api-url'] ?? '';
+  if (addressesInstances(given)) return [];
+  return [
+    {
+      path: ['green-api-url'],
+      message: `input 'green-api-url' must address each green instance when 'strategy' is blue-green-hot-backup (every pod is registered as hot backup, then activated, one by one): give a template with {pod-ip} or {pod}, e.g. http://{pod-ip}:8008${given ? `; "${given}" names neither` : ''}`,
+    },
+  ];
+}
+
 /**
  * `baseline-from`: the Deployment is the last part, the namespace the one before it, the context everything
  * before that (context names may contain `/`, e.g. EKS ARNs); without a context, staging's is read.
@@ -610,8 +624,10 @@ const schema = z
           "input 'migration-timeout' must not be shorter than 'timeout' when 'migrate-history' is true",
       });
     }
-    if (v.strategy === 'blue-green') {
+    if (v.strategy === 'blue-green' || v.strategy === 'blue-green-hot-backup') {
       for (const problem of blueGreenProblems(v)) ctx.addIssue({ code: 'custom', ...problem });
+      if (v.strategy === 'blue-green-hot-backup')
+        for (const problem of hotBackupProblems(v)) ctx.addIssue({ code: 'custom', ...problem });
     } else {
       for (const name of BLUE_GREEN_INPUTS) {
         // scale-down-delay always has a value (its default): only a different one was given on purpose.

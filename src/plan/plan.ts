@@ -1,6 +1,6 @@
 // The Plan: one typed, validated, immutable description of the upgrade that every later step reads.
 
-export type Strategy = 'rolling-update' | 'export-import' | 'blue-green';
+export type Strategy = 'rolling-update' | 'export-import' | 'blue-green' | 'blue-green-hot-backup';
 export type Method = 'auto' | 'kubectl' | 'helm';
 export type RollbackMode = 'auto' | 'rollout-undo' | 'helm-rollback' | 'none';
 

@@ -28,7 +28,7 @@ export type RbacPlan = Pick<
   Plan,
   'deployment' | 'release' | 'migrateHistory' | 'dbFreeSpace' | 'apiUrl' | 'apiKey' | 'strategy' | 'verify'
 > &
-  Partial<Pick<Plan, 'service' | 'greenApiUrl' | 'rehearsal' | 'verifyScan'>>;
+  Partial<Pick<Plan, 'service' | 'greenApiUrl' | 'rehearsal' | 'verifyScan' | 'licenseKey'>>;
 
 export interface RbacOptions {
   readonly route: RouteName;
@@ -59,6 +59,7 @@ export function routeFor(method: Method, helmRelease: string | undefined): Route
 export function readsApiSecrets(plan: RbacPlan): boolean {
   const usesApi =
     plan.strategy === 'export-import' ||
+    plan.strategy === 'blue-green-hot-backup' ||
     (plan.apiUrl !== undefined && plan.verify !== 'off') ||
     // green verified (green-api-url alone: a template, or proxy) with the credentials of the same Secrets
     (plan.greenApiUrl !== undefined && plan.verify !== 'off');
@@ -196,7 +197,16 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
       why: "MIGRATE_HISTORY free-space check: df and psql in the database's pod",
     });
   }
-  if (plan.strategy === 'blue-green' && !helm) rules.push(...blueGreenRules(plan));
+  if ((plan.strategy === 'blue-green' || plan.strategy === 'blue-green-hot-backup') && !helm)
+    rules.push(...blueGreenRules(plan));
+  if (plan.strategy === 'blue-green-hot-backup' && plan.licenseKey === undefined)
+    rules.push({
+      apiGroup: '',
+      resource: 'secrets',
+      resourceNames: ['mdcore-license-key'],
+      verbs: ['get'],
+      why: "blue-green-hot-backup: the licence key that registers and activates green's instances (no license-key input)",
+    });
   if (options.keda && pausesKeda(plan)) rules.push(...KEDA_RULES);
   return rules;
 }

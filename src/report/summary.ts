@@ -177,6 +177,7 @@ function render(o: Outcome, timeline: 'mermaid' | 'text', limits: Limits): strin
     out.push(`| ${cell(k)} | ${cell(v)} | ${cell(o.after[k] ?? '')} |`);
   }
   out.push('');
+  for (const s of o.sections ?? []) out.push(`### ${s.title}`, '', s.markdown, '');
 
   if (o.helm) out.push(...renderHelm(o.helm, limits));
 

@@ -5,6 +5,7 @@ import { waitForRollout } from '../cluster/rollout-watcher.ts';
 import { podSelector } from '../cluster/selector.ts';
 import type { BlueGreenRecord, JournalData } from '../engine/journal.ts';
 import { formatCommand } from '../tools/exec.ts';
+import { manualHotBackupCommands, rollbackHotBackup } from './hot-backup-rollback.ts';
 
 export interface BlueGreenRollbackDeps {
   readonly kube: Kube;
@@ -18,6 +19,7 @@ export async function rollbackBlueGreen(
   bg: BlueGreenRecord,
   deps: BlueGreenRollbackDeps,
 ): Promise<string[]> {
+  if (bg.hotBackup) return rollbackHotBackup(j, bg, bg.hotBackup, deps);
   const problems: string[] = [];
   const ns = j.namespace;
   const attempt = async (what: string, fn: () => Promise<void>): Promise<boolean> => {
@@ -77,6 +79,7 @@ export async function rollbackBlueGreen(
 
 /** The commands a person runs to do the same by hand. */
 export function manualBlueGreenCommands(j: JournalData, bg: BlueGreenRecord): string[] {
+  if (bg.hotBackup) return manualHotBackupCommands(j, bg);
   const ns = j.namespace;
   const cmds: string[] = [];
   if (bg.blueScaled) {

@@ -88,6 +88,45 @@ export function mayActivateNext(
   return { ok: true };
 }
 
+/** How often, and how far apart, an activation is tried while blue's released activations become free. */
+export const ACTIVATION_ATTEMPTS = 30;
+export const ACTIVATION_RETRY_MS = 1_000;
+
+export interface ActivationTry {
+  /** Sends the activation (POST /admin/license/activation). */
+  activate: () => Promise<void>;
+  /** Whether the instance holds a licence now (an answer lost after the activation went through). */
+  licensed: () => Promise<boolean>;
+  /** Waits; false when the run is being cancelled. */
+  sleep: (ms: number) => Promise<boolean>;
+  /** Told of every refusal that will be tried again. */
+  onRetry: (attempt: number, err: unknown) => void;
+  attempts?: number;
+  intervalMs?: number;
+}
+
+/**
+ * Activates one instance, trying again (bounded: `attempts`, `intervalMs` apart) while Core refuses: the
+ * activations blue's pods held are released when they terminate, and the activation service may see that a
+ * moment after the pods are gone. A refusal after which the instance holds a licence counts as done. The last
+ * refusal is thrown.
+ */
+export async function activateWithRetry(t: ActivationTry): Promise<{ attempts: number }> {
+  const max = Math.max(1, t.attempts ?? ACTIVATION_ATTEMPTS);
+  const interval = t.intervalMs ?? ACTIVATION_RETRY_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await t.activate();
+      return { attempts: attempt };
+    } catch (err) {
+      if (await t.licensed().catch(() => false)) return { attempts: attempt };
+      if (attempt >= max) throw err;
+      t.onRetry(attempt, err);
+      if (!(await t.sleep(interval))) throw err;
+    }
+  }
+}
+
 /** The cutover's steps in the only order that keeps the activations at or below the licensed count. */
 export type CutoverStep =
   | 'stop-blue'

@@ -16,7 +16,11 @@ const PAUSE_KEYS = [PAUSED_REPLICAS, PAUSED] as const;
 
 /** The strategies that pause KEDA for their run (they change md-core's replicas or start a second Deployment). */
 export function pausesKeda(plan: Pick<Plan, 'strategy'>): boolean {
-  return plan.strategy === 'rolling-update' || plan.strategy === 'blue-green';
+  return (
+    plan.strategy === 'rolling-update' ||
+    plan.strategy === 'blue-green' ||
+    plan.strategy === 'blue-green-hot-backup'
+  );
 }
 
 /** A Deployment the run changes or creates, and the replica count KEDA is held at meanwhile. */

@@ -38,7 +38,7 @@ import {
 } from './parts.ts';
 
 /** What the plan step hands to the changes. */
-interface BlueGreenCarry extends Carry {
+export interface BlueGreenCarry extends Carry {
   green?: GreenPlan;
   serving?: V1Service;
   preview?: V1Service;
@@ -94,7 +94,12 @@ function record(ctx: RunContext): BlueGreenRecord {
   return need(ctx.journal.data.blueGreen);
 }
 
-function planBlueGreen(facts: Facts, carry: BlueGreenCarry): Step {
+/** `activations`: the licence arithmetic (blue-green-hot-backup passes its own, where green holds none). */
+export function planBlueGreen(
+  facts: Facts,
+  carry: BlueGreenCarry,
+  activations: typeof checkActivations = checkActivations,
+): Step {
   return {
     id: 'plan-blue-green',
     title: 'Plan blue-green (green Deployment, preview Service, activations); nothing changed yet',
@@ -133,7 +138,7 @@ function planBlueGreen(facts: Facts, carry: BlueGreenCarry): Step {
             `${name === green.name ? 'Deployment' : 'Service'} ${target.namespace}/${name} already exists (left by an earlier run?): delete it, or switch to it by hand, then run again`,
           );
       }
-      const act = checkActivations(state.replicas, greenReplicas, plan.activations);
+      const act = activations(state.replicas, greenReplicas, plan.activations);
       if (act.problem) throw new Error(act.problem);
       if (act.warning) h.warn(act.warning);
       else h.detail(`licence activations at the peak: ${act.peak} of ${String(plan.activations)}`);
@@ -177,7 +182,7 @@ function planBlueGreen(facts: Facts, carry: BlueGreenCarry): Step {
   };
 }
 
-function createGreen(carry: BlueGreenCarry): Step {
+export function createGreen(carry: BlueGreenCarry): Step {
   return {
     id: 'create-green',
     title: 'Create green and its preview Service (blue untouched)',
@@ -225,7 +230,7 @@ function verifyGreen(carry: BlueGreenCarry): Step {
   };
 }
 
-function switchService(): Step {
+export function switchService(): Step {
   return {
     id: 'switch',
     title: 'Switch the serving Service to green (one patch)',
@@ -252,7 +257,7 @@ function switchService(): Step {
   };
 }
 
-function confirmEndpoints(carry: BlueGreenCarry): Step {
+export function confirmEndpoints(carry: BlueGreenCarry): Step {
   return {
     id: 'endpoints',
     title: "Confirm the Service's endpoints are green's pods only",
@@ -284,7 +289,7 @@ function greenIps(ctx: RunContext, carry: BlueGreenCarry): () => Promise<Readonl
     );
 }
 
-function verifyServingPath(carry: BlueGreenCarry): Step {
+export function verifyServingPath(carry: BlueGreenCarry): Step {
   const verify = verifyNewVersion(carry);
   return {
     ...verify,
@@ -334,7 +339,7 @@ function scaleDownBlue(): Step {
   };
 }
 
-function reportColors(carry: BlueGreenCarry): Step {
+export function reportColors(carry: BlueGreenCarry): Step {
   return {
     id: 'colors',
     title: 'Colors after the switch',

@@ -2,6 +2,7 @@
 import type { Strategy } from '../engine/step.ts';
 import type { Plan } from '../plan/plan.ts';
 import { blueGreen } from './blue-green.ts';
+import { blueGreenHotBackup } from './blue-green-hot-backup.ts';
 import { exportImport } from './export-import.ts';
 import { rollingUpdate } from './rolling-update.ts';
 
@@ -9,6 +10,7 @@ export const STRATEGIES: Readonly<Partial<Record<Plan['strategy'], Strategy>>> =
   'rolling-update': rollingUpdate,
   'export-import': exportImport,
   'blue-green': blueGreen,
+  'blue-green-hot-backup': blueGreenHotBackup,
 };
 
 export function strategyFor(plan: Plan): Strategy {

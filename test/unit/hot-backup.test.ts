@@ -1,7 +1,16 @@
 // Unit tests of blue-green-hot-backup's pure decisions: the activation arithmetic, the next-activation guard,
 // the cutover order, the licence answers after each call, the undo order and the summary table.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Facts } from '../../src/engine/step.ts';
+import { fillGreenUrl } from '../../src/plan/green-url.ts';
+import { parseInputs } from '../../src/plan/inputs.ts';
+import { pause } from '../../src/steps/blue-green.ts';
+import type { Route } from '../../src/steps/route.ts';
+import { strategyFor } from '../../src/strategies/index.ts';
 import {
+  ACTIVATION_ATTEMPTS,
+  ACTIVATION_RETRY_MS,
+  activateWithRetry,
   activationPhases,
   activationTable,
   cutoverOrder,
@@ -182,5 +191,134 @@ describe('activationTable', () => {
   it('says when the licensed count was not given and leaves out an unmeasured hand-over', () => {
     const t = activationTable(activationPhases(1, 1, undefined), undefined, undefined);
     expect(t).toMatch(/Peak: 1 activation\(s\) \(licensed count not given\)\.$/);
+  });
+});
+
+describe('strategy blue-green-hot-backup: steps in order, inputs', () => {
+  const route: Route<unknown> = {
+    name: 'kubectl',
+    prepare: () => Promise.reject(new Error('not run in this test')),
+    applyTitle: 'not run',
+    apply: () => Promise.reject(new Error('not run in this test')),
+  };
+  const facts = { state: {}, route, db: { name: 'metadefender_core', reason: 'test' } } as unknown as Facts;
+  const inputs = { namespace: 'mdcore', tag: '5.20.0', strategy: 'blue-green-hot-backup' };
+
+  it('registers and verifies green before the cutover, whose steps follow cutoverOrder; blue is never held', () => {
+    const p = parseInputs({
+      ...inputs,
+      'green-api-url': 'https://{pod-ip}:8008',
+      'api-url': 'http://md-core:8008',
+    });
+    if (!p.ok) throw new Error(p.errors.map((e) => e.message).join('\n'));
+    const s = strategyFor(p.plan)(p.plan, facts);
+    expect(s.checks.map((x) => x.id)).toEqual(['plan-blue-green', 'plan-hot-backup', 'api']);
+    expect(s.changes.map((x) => x.id)).toEqual([
+      'create-green',
+      'register-backup',
+      'wait',
+      'verify-backups',
+      'stop-blue',
+      'wait-blue-gone',
+      'activate-green',
+      'check-scanning',
+      'switch',
+      'endpoints',
+      'handover-time',
+      'verify-serving',
+    ]);
+    expect(s.wrapUp.map((x) => x.id)).toEqual(['record', 'colors', 'activations']);
+  });
+
+  it('refuses a green-api-url that cannot address one instance, before any contact', () => {
+    for (const given of [{}, { 'green-api-url': 'http://{preview}.{namespace}.svc:8008' }]) {
+      const p = parseInputs({ ...inputs, ...given });
+      expect(p.ok).toBe(false);
+      if (!p.ok)
+        expect(p.errors.map((e) => e.message).join('\n')).toMatch(
+          /'green-api-url' must address each green instance .*\{pod-ip\} or \{pod\}/,
+        );
+    }
+  });
+
+  it('refuses migrate-history as blue-green does', () => {
+    const p = parseInputs({ ...inputs, 'green-api-url': 'http://{pod}:8008', 'migrate-history': 'true' });
+    expect(p.ok).toBe(false);
+  });
+
+  it('fills {pod} and {pod-ip} (IPv6 in brackets) in green-api-url', () => {
+    const names = { preview: 'p', namespace: 'n' };
+    expect(fillGreenUrl('http://{pod-ip}:8008', { ...names, podIp: '10.1.2.3' })).toBe(
+      'http://10.1.2.3:8008',
+    );
+    expect(fillGreenUrl('http://{pod-ip}:8008', { ...names, podIp: 'fd00::1' })).toBe(
+      'http://[fd00::1]:8008',
+    );
+    expect(fillGreenUrl('http://127.0.0.1:1/i/{pod}', { ...names, pod: 'g-1' })).toBe(
+      'http://127.0.0.1:1/i/g-1',
+    );
+    expect(fillGreenUrl('http://{pod}:8008', names)).toBe('http://{pod}:8008');
+  });
+});
+
+describe('activateWithRetry (fake timers)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function attempts(refusals: number, opts: { licensedAfter?: number } = {}) {
+    let calls = 0;
+    const retries: number[] = [];
+    return {
+      t: {
+        activate: () =>
+          ++calls <= refusals ? Promise.reject(new Error(`refused ${calls}`)) : Promise.resolve(),
+        licensed: () => Promise.resolve(opts.licensedAfter !== undefined && calls >= opts.licensedAfter),
+        sleep: (ms: number) => pause(ms, undefined),
+        onRetry: (n: number) => void retries.push(n),
+      },
+      calls: () => calls,
+      retries,
+    };
+  }
+
+  it('tries again ACTIVATION_RETRY_MS apart while Core refuses, then succeeds', async () => {
+    vi.useFakeTimers();
+    const a = attempts(2);
+    const done = activateWithRetry(a.t);
+    await vi.advanceTimersByTimeAsync(ACTIVATION_RETRY_MS - 1);
+    expect(a.calls()).toBe(2 - 1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(a.calls()).toBe(2);
+    await vi.advanceTimersByTimeAsync(ACTIVATION_RETRY_MS);
+    await expect(done).resolves.toEqual({ attempts: 3 });
+    expect(a.retries).toEqual([1, 2]);
+  });
+
+  it('gives up after ACTIVATION_ATTEMPTS with the last refusal', async () => {
+    vi.useFakeTimers();
+    const a = attempts(1000);
+    const done = activateWithRetry(a.t);
+    const caught = done.catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(ACTIVATION_RETRY_MS * ACTIVATION_ATTEMPTS);
+    expect(await caught).toEqual(new Error(`refused ${ACTIVATION_ATTEMPTS}`));
+    expect(a.calls()).toBe(ACTIVATION_ATTEMPTS);
+    expect(a.retries).toHaveLength(ACTIVATION_ATTEMPTS - 1);
+  });
+
+  it('a refusal after which the instance holds a licence counts as done (the answer was lost)', async () => {
+    const a = attempts(1, { licensedAfter: 1 });
+    await expect(activateWithRetry(a.t)).resolves.toEqual({ attempts: 1 });
+    expect(a.retries).toEqual([]);
+  });
+
+  it('stops at once when the run is cancelled during the wait', async () => {
+    const a = attempts(5);
+    const ctl = new AbortController();
+    ctl.abort();
+    await expect(activateWithRetry({ ...a.t, sleep: (ms) => pause(ms, ctl.signal) })).rejects.toThrow(
+      'refused 1',
+    );
+    expect(a.calls()).toBe(1);
   });
 });

@@ -91,11 +91,18 @@ describe('export-import', () => {
 describe('registry', () => {
   it('has a strategy for each one the inputs accept, and every step id is unique within a run', () => {
     for (const [name, s] of Object.entries(STRATEGIES)) {
-      const p = plan({ ...api, strategy: name, 'config-password': 'pw-123456' });
+      const hot: Record<string, string> =
+        name === 'blue-green-hot-backup' ? { 'green-api-url': 'https://{pod-ip}:8008' } : {};
+      const p = plan({ ...api, strategy: name, 'config-password': 'pw-123456', ...hot });
       const all = Object.values(ids(s(p, facts))).flat();
       expect(new Set(all).size, name).toBe(all.length);
     }
-    expect(Object.keys(STRATEGIES).sort()).toEqual(['blue-green', 'export-import', 'rolling-update']);
+    expect(Object.keys(STRATEGIES).sort()).toEqual([
+      'blue-green',
+      'blue-green-hot-backup',
+      'export-import',
+      'rolling-update',
+    ]);
   });
 });
 

@@ -1,0 +1,276 @@
+// Blue-green + hot backup on the real embedded cluster, with the REST stand-in keeping its own licence record
+// (test/support/standin-licence.ts): it watches the namespace's pods itself, so a pod that starts with the
+// licence key activates itself (refused above the count) and a pod that stops releases its activation. The
+// tests assert on that record, never on the action's own counts: the success case (activations never above
+// the licence, exactly blue's count at the peak), green never ready, the hand-over refused by the stand-in,
+// and bad inputs.
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { tagFor } from './cluster/stages.ts';
+import { IMAGE, runAction } from './support/action.ts';
+import { useNamespaces } from './support/namespaces.ts';
+import { startStandin, type PodSighting, type Standin } from '../support/mdcore-standin.ts';
+
+const namespace = useNamespaces();
+const API_KEY = 'k-hot-backup-123456789';
+const LICENCE_KEY = 'E2E-LICENCE-7777-8888';
+const COLOR = 'mdcore-upgrade.opswat.com/color';
+
+/** md-core as a plain Deployment whose pods take the licence key from Secret mdcore-license-key, as the chart's do. */
+async function fixture(ns: string, replicas: number): Promise<void> {
+  const labels = { app: 'md-core' };
+  const docs = [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'mdcore-license-key', namespace: ns },
+      stringData: { value: LICENCE_KEY },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'md-core', namespace: ns, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: 'md-core',
+                image: `${IMAGE}:5.19.0`,
+                ports: [{ containerPort: 8008 }],
+                env: [
+                  { name: 'MD_INSTANCE_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  {
+                    name: 'LICENSE_KEY',
+                    valueFrom: { secretKeyRef: { name: 'mdcore-license-key', key: 'value' } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'md-core', namespace: ns },
+      spec: { selector: labels, ports: [{ name: 'http', port: 8008, targetPort: 8008 }] },
+    },
+  ];
+  await kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
+  await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s'], {
+    timeoutMs: 130_000,
+  });
+}
+
+interface PodList {
+  items: {
+    metadata: { name: string; labels?: Record<string, string> };
+    spec: { containers: { name: string; env?: { name: string }[] }[] };
+  }[];
+}
+
+/** What the stand-in learns of the namespace's pods: names, and whether each starts with the licence key. */
+function podLister(ns: string): () => Promise<PodSighting[]> {
+  return async () => {
+    const l = await kubectlJson<PodList>(['get', 'pods', '-n', ns, '-o', 'json']);
+    return l.items.map((p) => ({
+      name: p.metadata.name,
+      selfActivates: p.spec.containers.some((c) => (c.env ?? []).some((e) => e.name === 'LICENSE_KEY')),
+    }));
+  };
+}
+
+async function podNames(ns: string, selector: string): Promise<string[]> {
+  const l = await kubectlJson<PodList>(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json']);
+  return l.items.map((p) => p.metadata.name).sort();
+}
+
+async function withStandin<T>(ns: string, activations: number, fn: (s: Standin) => Promise<T>): Promise<T> {
+  const s = await startStandin({
+    apiKey: API_KEY,
+    version: '5.20.0',
+    licence: { activations, key: LICENCE_KEY, pods: podLister(ns), pollMs: 300 },
+  });
+  try {
+    await s.syncPods();
+    return await fn(s);
+  } finally {
+    await s.close();
+  }
+}
+
+function inputs(ns: string, s: Standin, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    namespace: ns,
+    tag: '5.20.0',
+    strategy: 'blue-green-hot-backup',
+    activations: '2',
+    'api-url': s.url,
+    'api-key': API_KEY,
+    'green-api-url': `${s.url}/i/{pod}`,
+    timeout: '60s',
+    ...extra,
+  };
+}
+
+async function serviceSelector(ns: string): Promise<Record<string, string>> {
+  const out = await kubectl(['get', 'service', 'md-core', '-n', ns, '-o', 'jsonpath={.spec.selector}']);
+  return JSON.parse(out.stdout) as Record<string, string>;
+}
+
+async function blueReplicas(ns: string): Promise<number> {
+  const d = await kubectlJson<{ spec: { replicas: number } }>([
+    'get',
+    'deployment',
+    'md-core',
+    '-n',
+    ns,
+    '-o',
+    'json',
+  ]);
+  return d.spec.replicas;
+}
+
+describe('blue-green-hot-backup on a plain Deployment', () => {
+  it('exactly as many activations as blue has pods: green registered as backup, then takes them over', async () => {
+    const ns = await namespace('hb-ok');
+    await fixture(ns, 2);
+    await withStandin(ns, 2, async (s) => {
+      const m = s.licence!;
+      const blue = await podNames(ns, 'app=md-core');
+      expect(m.inState('active')).toEqual(blue);
+      const run = await runAction(inputs(ns, s, { 'verify-scan': 'true' }));
+      expect(run.outcome.error).toBeUndefined();
+      expect(run.outcome.result).toBe('upgraded');
+      const green = await podNames(ns, `${COLOR}=green`);
+      expect(green).toHaveLength(2);
+      // The stand-in's own record: never above the licence, green active, nothing left as backup.
+      await waitFor(
+        'blue released',
+        async () => (m.inState('active').join() === green.join() ? true : undefined),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      expect(m.peakActive).toBe(2);
+      expect(m.refusals).toEqual([]);
+      expect(m.inState('backup')).toEqual([]);
+      for (const pod of green) {
+        const states = m.events.filter((e) => e.instance === pod).map((e) => e.to);
+        expect(states.indexOf('backup')).toBeGreaterThan(-1);
+        expect(states.indexOf('backup')).toBeLessThan(states.lastIndexOf('active'));
+      }
+      // A scan reached an active green instance, never a backup one.
+      const scans = s.requests.filter((r) => r.method === 'POST' && r.path === '/file' && r.instance);
+      expect(scans.length).toBeGreaterThan(0);
+      for (const r of scans) expect(r.response?.status).toBe(200);
+      expect(await serviceSelector(ns)).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
+      expect(await blueReplicas(ns)).toBe(0);
+      expect(run.outcome.extraOutputs).toMatchObject({ 'activations-peak': '2', 'active-color': 'green' });
+      const handover = Number(run.outcome.extraOutputs['handover-seconds']);
+      expect(handover).toBeGreaterThan(0);
+      expect(run.summary).toContain('| blue active, green backup | 2 | 2 | 0 | 2 |');
+      expect(run.everything).toContain('registered, removed and registered again');
+      expect(run.everything).not.toContain(LICENCE_KEY);
+      console.log(`hot-backup hand-over (blue stopped to green serving): ${handover} s`);
+    });
+  });
+
+  it('green never ready: blue untouched and still active, green removed, nothing left registered', async () => {
+    const ns = await namespace('hb-never');
+    await fixture(ns, 2);
+    await withStandin(ns, 2, async (s) => {
+      const m = s.licence!;
+      const blue = await podNames(ns, 'app=md-core');
+      const run = await runAction(inputs(ns, s, { tag: tagFor('5.20.0', 'never-ready'), timeout: '15s' }));
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(await blueReplicas(ns)).toBe(2);
+      expect(await podNames(ns, 'app=md-core')).toEqual(blue);
+      expect(await serviceSelector(ns)).toEqual({ app: 'md-core' });
+      await waitFor(
+        'green gone',
+        async () => ((await podNames(ns, `${COLOR}=green`)).length ? undefined : true),
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      await waitFor('stand-in saw green go', async () => (m.inState('backup').length ? undefined : true), {
+        timeoutMs: 10_000,
+      });
+      expect(m.inState('active')).toEqual(blue);
+      expect(m.peakActive).toBe(2);
+      expect(m.refusals).toEqual([]);
+    });
+  });
+
+  it('hand-over refused by Core: blue back and active, Service on blue, green gone, the job fails', async () => {
+    const ns = await namespace('hb-refused');
+    await fixture(ns, 2);
+    await withStandin(ns, 2, async (s) => {
+      const m = s.licence!;
+      s.state.faults.push({
+        path: '/admin/license/activation',
+        method: 'POST',
+        status: 500,
+        err: 'Activation server unreachable',
+        // Every attempt (the action tries an activation again while Core refuses it).
+        times: 1000,
+      });
+      const run = await runAction(inputs(ns, s));
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(run.outcome.error).toContain('Activation server unreachable');
+      expect(await serviceSelector(ns)).toEqual({ app: 'md-core' });
+      expect(await blueReplicas(ns)).toBe(2);
+      expect(await podNames(ns, `${COLOR}=green`)).toEqual([]);
+      const blue = await podNames(ns, 'app=md-core');
+      expect(blue).toHaveLength(2);
+      await waitFor(
+        'blue active again',
+        async () => (m.inState('active').join() === blue.join() ? true : undefined),
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      expect(m.peakActive).toBe(2);
+      expect(m.refusals).toEqual([]);
+      expect(run.everything).toMatch(/licence activations after the rollback: 2 expected/);
+    });
+  });
+
+  it('a Core whose backup shows no licence stops the run before blue is touched', async () => {
+    const ns = await namespace('hb-guess');
+    await fixture(ns, 1);
+    await withStandin(ns, 1, async (s) => {
+      s.licence!.backupShowsLicence = false;
+      const blue = await podNames(ns, 'app=md-core');
+      const run = await runAction(inputs(ns, s, { activations: '1' }));
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(run.outcome.error).toMatch(/registered as hot backup .* shows no valid licence/);
+      expect(await podNames(ns, 'app=md-core')).toEqual(blue);
+      expect(s.licence!.inState('active')).toEqual(blue);
+    });
+  });
+
+  it('bad inputs: green-api-url that cannot reach one instance, no licence key: refused before any change', async () => {
+    const ns = await namespace('hb-bad');
+    await fixture(ns, 1);
+    await expect(
+      runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green-hot-backup', 'api-key': API_KEY }),
+    ).rejects.toThrow(/'green-api-url' must address each green instance/);
+    await kubectl(['delete', 'secret', 'mdcore-license-key', '-n', ns]);
+    await withStandin(ns, 1, async (s) => {
+      const run = await runAction(inputs(ns, s, { activations: '1' }));
+      expect(run.outcome.result).toBe('failed');
+      expect(run.outcome.error).toMatch(/no licence key .*'license-key'/);
+      expect(await podNames(ns, `${COLOR}=green`)).toEqual([]);
+      const dep = await kubectlJson<{ items: unknown[] }>(['get', 'deployments', '-n', ns, '-o', 'json']);
+      expect(dep.items).toHaveLength(1);
+    });
+  });
+});
