@@ -211,6 +211,8 @@ export function previewService(
         port: p.port,
         ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
         ...(p.protocol ? { protocol: p.protocol } : {}),
+        // Says https to the API server's service proxy (steps/green-api.ts).
+        ...(p.appProtocol ? { appProtocol: p.appProtocol } : {}),
       })),
     },
   };

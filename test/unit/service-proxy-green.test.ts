@@ -6,6 +6,7 @@ import { parseInputs } from '../../src/plan/inputs.ts';
 import { greenAccess } from '../../src/plan/green-url.ts';
 import type { Plan } from '../../src/plan/plan.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
+import { previewService } from '../../src/steps/blue-green.ts';
 import { greenRoute } from '../../src/steps/green-api.ts';
 import { describeAccess, requiredAccess } from '../../src/steps/preflight.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
@@ -63,6 +64,18 @@ describe('greenRoute (what the plan step reports and the verification uses)', ()
     });
     expect(r && !('problem' in r) && typeof r.transport).toBe('function');
     expect(r && !('problem' in r) && r.unreachable).toMatch(/services\/proxy in namespace mdcore/);
+  });
+
+  it("the preview keeps the serving Service's appProtocol, so an https port is proxied as https", () => {
+    const serving: V1Service = {
+      metadata: { name: 'md-core', namespace: 'mdcore' },
+      spec: { selector: { app: 'md-core' }, ports: [{ name: 'rest', port: 8008, appProtocol: 'https' }] },
+    };
+    const p = previewService(serving, 'md-core-green-preview', { app: 'md-core-green' });
+    const r = greenRoute(plan(API), { kc }, 'mdcore', p);
+    expect(r && !('problem' in r) && r.url).toBe(
+      'https://203.0.113.10:6443/api/v1/namespaces/mdcore/services/https:md-core-green-preview:rest/proxy',
+    );
   });
 
   it('a template: filled in, fetch as transport; none: undefined', () => {
