@@ -1,8 +1,10 @@
 // The main job, end to end on an embedded real cluster: install the fixture release at 5.19.0, upgrade it to
 // 5.20.0 with the action's CLI (dist/cli.js, the same engine GitHub runs), then try a crash-looping tag that
-// the action rolls back. Both job summaries are printed. The cluster is stopped (by pid) at the end.
+// the action rolls back, and end with a short rehearsal (5.20.0 → 5.21.0 → back, helm rollback). Every
+// summary is printed. The cluster is stopped (by pid) at the end.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT, resolveClusterTools, startCluster } from '../test/e2e/cluster/harness.ts';
@@ -97,11 +99,32 @@ async function main(): Promise<number> {
       cluster.kubeconfig,
     ]);
     process.stdout.write(history.stdout);
-    const ok = first === 0 && second === 1;
+    // A scheduled staging rehearsal, short: the next version and the way back (helm rollback on this release).
+    say('Rehearsal: 5.20.0 → 5.21.0 → back to 5.20.0, with the report and history a scheduled run keeps');
+    const reportDir = mkdtempSync(path.join(tmpdir(), 'mdcore-demo-rehearsal-'));
+    let third: number;
+    try {
+      third = await cli(
+        [
+          ...common,
+          '--tag',
+          '5.21.0',
+          '--rehearsal',
+          '--baseline-tag',
+          '5.20.0',
+          '--rehearsal-report',
+          path.join(reportDir, 'rehearsal.json'),
+        ],
+        env,
+      );
+    } finally {
+      rmSync(reportDir, { recursive: true, force: true });
+    }
+    const ok = first === 0 && second === 1 && third === 0;
     say(
       ok
-        ? 'Demo done: the upgrade succeeded, the broken upgrade was rolled back and the job failed as it should.'
-        : `Demo FAILED: first run exited ${first} (want 0), second ${second} (want 1)`,
+        ? 'Demo done: the upgrade succeeded, the broken upgrade was rolled back and the job failed as it should, and the rehearsal passed both ways.'
+        : `Demo FAILED: first run exited ${first} (want 0), second ${second} (want 1), rehearsal ${third} (want 0)`,
     );
     code = ok ? 0 : 1;
   } finally {
