@@ -1,73 +1,23 @@
 // README.md's Roles on the real cluster: a ServiceAccount holding exactly the Role taken from README.md (so the
 // doc cannot drift) upgrades md-core with its own token, and a rollback works too. With any one verb of any one
 // rule taken away, preflight refuses, names exactly the permissions that verb grants, and nothing changes.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments, stringify } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { AccessCheck } from '../../src/cluster/kube.ts';
 import { accessChecks, type PolicyRule } from '../../src/plan/rbac.ts';
 import { describeAccess } from '../../src/steps/preflight.ts';
 import { startStandin, type Standin } from '../support/mdcore-standin.ts';
 import { rbacBlock } from '../support/readme-blocks.ts';
-import { chartArgs, e2eCluster, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { chartArgs, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
+import { readmeRole, SA, tokenKubeconfig, type RoleDoc, type RoleRule } from './support/service-account.ts';
 
 const namespace = useNamespaces();
-const SA = 'mdcore-upgrader';
-
-interface RoleRule {
-  apiGroups: string[];
-  resources: string[];
-  resourceNames?: string[];
-  verbs: string[];
-}
-
-interface RoleDoc {
-  kind: string;
-  metadata: { name: string; namespace: string };
-  rules?: RoleRule[];
-  subjects?: { namespace: string }[];
-}
-
-/** The README block's Role and RoleBinding, moved to `ns`; `extra` blocks' rules appended to the Role. */
-function readmeRole(id: string, ns: string, extra: string[] = []): { role: RoleDoc; binding: RoleDoc } {
-  const docs = parseAllDocuments(rbacBlock(id)).map((d) => d.toJSON() as RoleDoc);
-  const role = docs.find((d) => d.kind === 'Role');
-  const binding = docs.find((d) => d.kind === 'RoleBinding');
-  if (!role?.rules || !binding?.subjects)
-    throw new Error(`README block rbac:${id} has no Role and RoleBinding`);
-  for (const e of extra) role.rules.push(...(parse(rbacBlock(e)) as RoleRule[]));
-  for (const d of [role, binding]) d.metadata.namespace = ns;
-  for (const s of binding.subjects) s.namespace = ns;
-  return { role, binding };
-}
-
-/** A kubeconfig holding only the ServiceAccount's token, for the e2e cluster's server and CA. */
-async function tokenKubeconfig(ns: string): Promise<string> {
-  const admin = parse(readFileSync(e2eCluster().kubeconfig, 'utf8')) as {
-    clusters: { cluster: Record<string, string> }[];
-  };
-  const cluster = admin.clusters[0]?.cluster ?? {};
-  const server = cluster.server;
-  const caFile = cluster['certificate-authority'];
-  const ca =
-    cluster['certificate-authority-data'] ?? (caFile ? readFileSync(caFile).toString('base64') : undefined);
-  if (!server || !ca) throw new Error('the e2e kubeconfig has no server or CA');
-  const token = (await kubectl(['create', 'token', SA, '-n', ns, '--duration=3600s'])).stdout.trim();
-  return stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server, 'certificate-authority-data': ca } }],
-    users: [{ name: SA, user: { token } }],
-    contexts: [{ name: SA, context: { cluster: 'e2e', user: SA, namespace: ns } }],
-    'current-context': SA,
-  });
-}
-
 /** Whether the ServiceAccount may do `c`, asked as the admin impersonating it. */
 async function allowed(ns: string, c: AccessCheck): Promise<boolean> {
   const resource = `${c.resource}${c.group ? `.${c.group}` : ''}${c.name ? `/${c.name}` : ''}`;
