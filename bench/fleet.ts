@@ -324,10 +324,7 @@ export function renderFleet(r: FleetResult, jsonName: string): string {
           ok.map((x) => x.requests?.total),
           plain(1),
         ),
-        cell(
-          ok.map((x) => x.rusage && x.rusage.userS + x.rusage.sysS),
-          { scale: 1, digits: 2, unit: ' s' },
-        ),
+        cell(ok.map((x) => x.rusage && (x.rusage.userS + x.rusage.sysS) * 1000)),
         cell(
           ok.map((x) => x.rusage && x.rusage.maxRssKiB / 1024),
           { scale: 1, digits: 0, unit: ' MiB' },
@@ -376,8 +373,8 @@ export function renderFleet(r: FleetResult, jsonName: string): string {
       ),
       `${bs.reduce((s, x) => s + (x.errorResponses ?? 0), 0)} / ${bs.reduce((s, x) => s + (x.throttled ?? 0), 0)}`,
       cell(
-        perBatch((g) => g.reduce((s, x) => s + (x.rusage ? x.rusage.userS + x.rusage.sysS : 0), 0)),
-        { scale: 1, digits: 1, unit: ' s' },
+        perBatch((g) => g.reduce((s, x) => s + (x.rusage ? x.rusage.userS + x.rusage.sysS : 0), 0) * 1000),
+        { digits: 1 },
       ),
       cell(
         perBatch((g) => g.reduce((s, x) => s + (x.rusage?.maxRssKiB ?? 0), 0) / 1024),

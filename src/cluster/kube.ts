@@ -431,6 +431,25 @@ export class Kube {
   }
   private discoveryApi: DiscoveryV1Api | undefined;
 
+  /** Blue-green's helm hand-over: an EndpointSlice that keeps green behind the Service (steps/blue-green-bridge.ts). */
+  async createEndpointSlice(namespace: string, body: V1EndpointSlice): Promise<V1EndpointSlice> {
+    this.discoveryApi ??= this.kc.makeApiClient(this.lib.DiscoveryV1Api);
+    const api = this.discoveryApi;
+    return this.call(`creating EndpointSlice ${namespace}/${body.metadata?.name ?? '?'}`, () =>
+      api.createNamespacedEndpointSlice({ namespace, body }),
+    );
+  }
+
+  /** false when the EndpointSlice was already gone. */
+  async deleteEndpointSlice(namespace: string, name: string): Promise<boolean> {
+    this.discoveryApi ??= this.kc.makeApiClient(this.lib.DiscoveryV1Api);
+    const api = this.discoveryApi;
+    const r = await this.maybe(`deleting EndpointSlice ${namespace}/${name}`, () =>
+      api.deleteNamespacedEndpointSlice({ namespace, name }),
+    );
+    return r !== undefined;
+  }
+
   // ---- KEDA ScaledObjects (a custom resource: served only where KEDA's CRDs are installed) ----
 
   private customApi: CustomObjectsApi | undefined;

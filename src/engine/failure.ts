@@ -19,7 +19,12 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
   }
   const { mode } = decision;
   try {
-    const how = journal.data.blueGreen ? 'switch back to blue, remove green' : mode;
+    const bg = journal.data.blueGreen;
+    const how = !bg
+      ? mode
+      : bg.handover
+        ? `green keeps serving while the chart goes back (${mode}), then switch back to blue, remove green`
+        : 'switch back to blue, remove green';
     await timeline.step('rollback', `Roll back (${how})`, async (h) => {
       h.detail(`cause: ${cause.split('\n')[0] ?? cause}`);
       const r = await rollback(journal.data, {

@@ -80,6 +80,18 @@ export interface BlueGreenRecord {
   /** When the selector was switched (ms since the epoch). */
   switchedAt?: number | undefined;
   blueScaled: boolean;
+  /**
+   * Helm-managed blue: the hand-over (the chart's Deployment upgraded by helm while green serves) started.
+   * From here a rollback also puts the chart back (helm rollback) before traffic returns to blue.
+   */
+  handover?: boolean | undefined;
+  /**
+   * The EndpointSlice that keeps green's pods behind the serving Service while helm rewrites its selector;
+   * set before it is created, cleared once it is deleted.
+   */
+  bridge?: string | undefined;
+  /** The serving Service was switched back to the chart's selector (its pods now run the new version). */
+  handedBack?: boolean | undefined;
   /** blue-green-hot-backup: green's licence hand-over (blueScaled then means blue was stopped for it). */
   hotBackup?: HotBackupJournal | undefined;
 }
@@ -210,6 +222,8 @@ export function wasMutated(d: JournalData): boolean {
       (d.blueGreen.greenCreated ||
         d.blueGreen.previewCreated ||
         d.blueGreen.switched ||
-        d.blueGreen.blueScaled))
+        d.blueGreen.blueScaled ||
+        d.blueGreen.handover === true ||
+        d.blueGreen.bridge !== undefined))
   );
 }

@@ -440,18 +440,12 @@ const BLUE_GREEN_INPUTS = [
   'green-api-url',
 ] as const;
 
-/** What blue-green cannot do yet, refused before any contact (helm-managed Deployments are refused later). */
+/** What blue-green cannot do, refused before any contact. */
 function blueGreenProblems(v: {
   method: string;
   'migrate-history': boolean;
 }): { path: string[]; message: string }[] {
   const out: { path: string[]; message: string }[] = [];
-  if (v.method === 'helm')
-    out.push({
-      path: ['method'],
-      message:
-        "input 'strategy' blue-green works on plain Deployments (method kubectl or auto) in this version: the hand-over to a helm release is not built yet; use method kubectl on a Deployment helm does not manage, or strategy rolling-update",
-    });
   if (v['migrate-history'])
     out.push({
       path: ['migrate-history'],

@@ -6,6 +6,7 @@ import type { AccessCheck } from '../cluster/kube.ts';
 import { leaseName } from '../cluster/lease.ts';
 import { historyConfigMapName } from '../report/rehearsal.ts';
 import { greenName, previewName } from '../steps/blue-green.ts';
+import { bridgeName } from '../steps/blue-green-bridge.ts';
 import { pausesKeda } from '../steps/keda.ts';
 import { greenAccess } from './green-url.ts';
 import type { Method, Plan } from './plan.ts';
@@ -197,8 +198,8 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
       why: "MIGRATE_HISTORY free-space check: df and psql in the database's pod",
     });
   }
-  if ((plan.strategy === 'blue-green' || plan.strategy === 'blue-green-hot-backup') && !helm)
-    rules.push(...blueGreenRules(plan));
+  if (plan.strategy === 'blue-green' || plan.strategy === 'blue-green-hot-backup')
+    rules.push(...(helm ? handOverRules(plan) : blueGreenRules(plan)));
   if (plan.strategy === 'blue-green-hot-backup' && plan.licenseKey === undefined)
     rules.push({
       apiGroup: '',
@@ -220,6 +221,57 @@ export const KEDA_RULES: readonly PolicyRule[] = [
     why: "KEDA: find the ScaledObjects that scale md-core, pause them for the run (paused-replicas annotation) and put them back (names are the chart's or yours: no resourceNames)",
   },
 ];
+
+/**
+ * Blue-green on a helm-managed Deployment (the hand-over): what the helm Role does not already allow (it reads
+ * and patches every Deployment and Service), and the bridge EndpointSlice that keeps green behind the Service
+ * while helm rewrites its selector.
+ */
+function handOverRules(plan: RbacPlan): PolicyRule[] {
+  const green = greenName(plan.deployment).name;
+  return [
+    {
+      apiGroup: 'apps',
+      resource: 'deployments',
+      verbs: ['create'],
+      why: 'blue-green: create green (RBAC cannot limit create by name)',
+    },
+    {
+      apiGroup: 'apps',
+      resource: 'deployments',
+      resourceNames: [green],
+      verbs: ['delete'],
+      why: 'blue-green: delete green once the chart serves again (or on a rollback)',
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      verbs: ['list', 'create'],
+      why: "blue-green: find the Service that selects blue's pods; create the preview Service (RBAC cannot limit create by name)",
+    },
+    {
+      apiGroup: '',
+      resource: 'services',
+      resourceNames: [previewName(green)],
+      verbs: ['delete'],
+      why: 'blue-green: delete the preview Service afterwards',
+    },
+    {
+      apiGroup: 'discovery.k8s.io',
+      resource: 'endpointslices',
+      verbs: ['list', 'create'],
+      why: "blue-green: confirm the serving Service's ready endpoints; create the bridge that keeps green behind it while helm rewrites its selector",
+    },
+    {
+      apiGroup: 'discovery.k8s.io',
+      resource: 'endpointslices',
+      resourceNames: [bridgeName(green)],
+      verbs: ['delete'],
+      why: 'blue-green: delete the bridge once the Service selects green (or the chart) again',
+    },
+    ...(greenAccess(plan).kind === 'proxy' ? [greenProxyRule(plan)] : []),
+  ];
+}
 
 /** Blue-green on a plain Deployment: green by name, Services, and the serving Service's EndpointSlices. */
 function blueGreenRules(plan: RbacPlan): PolicyRule[] {

@@ -140,7 +140,8 @@ export function restorePlan(
  */
 export function servingAfterRun(j: JournalData): string | undefined {
   const bg = j.blueGreen;
-  if (j.phase !== 'done' || !bg?.blueScaled) return undefined;
+  // After a helm hand-over the chart's Deployment (blue's name) serves again: nothing to retarget.
+  if (j.phase !== 'done' || !bg?.blueScaled || bg.handedBack) return undefined;
   // Two ScaledObjects on one Deployment conflict: one that already scales green keeps that job alone.
   if ((j.keda ?? []).some((k) => k.target === bg.green)) return undefined;
   return bg.green;

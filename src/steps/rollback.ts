@@ -4,7 +4,7 @@ import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import { KubeError, type Kube } from '../cluster/kube.ts';
 import { waitForRollout } from '../cluster/rollout-watcher.ts';
 import { kubectlArgs } from '../engine/context.ts';
-import type { JournalData } from '../engine/journal.ts';
+import type { BlueGreenRecord, JournalData } from '../engine/journal.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { formatCommand, runTool } from '../tools/exec.ts';
 import { manualBlueGreenCommands, rollbackBlueGreen } from './blue-green-rollback.ts';
@@ -36,7 +36,7 @@ export interface RollbackResult {
 const sh = (file: string, ...args: string[]): string => formatCommand(file, args);
 
 export function manualRollbackCommands(j: JournalData, mode: RollbackDeps['mode']): string[] {
-  if (j.blueGreen) return [...manualBlueGreenCommands(j, j.blueGreen), ...manualKedaCommands(j)];
+  if (j.blueGreen) return [...blueGreenManual(j, j.blueGreen, mode), ...manualKedaCommands(j)];
   const cmds: string[] = [];
   const ns = j.namespace;
   for (const cm of j.configMaps) {
@@ -147,6 +147,16 @@ export function undoDecision(j: JournalData, current: V1Deployment | undefined):
   };
 }
 
+/** Blue-green's manual commands, with the chart's own (for the run's mode) after a hand-over had started. */
+function blueGreenManual(j: JournalData, bg: BlueGreenRecord, mode: RollbackDeps['mode']): string[] {
+  return manualBlueGreenCommands(j, bg, bg.handover ? manualRollbackCommands(chartPart(j), mode) : []);
+}
+
+/** The journal of a blue-green hand-over as a plain upgrade of the chart's Deployment (no colors, no KEDA). */
+function chartPart(j: JournalData): JournalData {
+  return { ...j, blueGreen: undefined, keda: undefined };
+}
+
 export async function rollback(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
   const r = await rollbackWorkload(j, deps);
   // KEDA last: it resumes on a Deployment that is back as it was (or as far as the rollback got).
@@ -157,12 +167,17 @@ export async function rollback(j: JournalData, deps: RollbackDeps): Promise<Roll
 }
 
 async function rollbackWorkload(j: JournalData, deps: RollbackDeps): Promise<RollbackResult> {
-  // Blue-green never changed blue's template: its rollback is a switch back and a clean-up.
+  // Blue-green changes blue's template only in a helm hand-over: the chart is then put back by the rollback
+  // below, called from blue-green's own (which keeps green serving meanwhile); otherwise its rollback is a
+  // switch back and a clean-up.
   if (j.blueGreen) {
-    const bgProblems = await rollbackBlueGreen(j, j.blueGreen, deps);
+    const bgProblems = await rollbackBlueGreen(j, j.blueGreen, {
+      ...deps,
+      undoChart: async () => (await rollbackWorkload(chartPart(j), deps)).problems,
+    });
     for (const p of bgProblems) deps.reporter.error(`${p} failed`, 'Rollback problem');
     const done = bgProblems.length === 0;
-    return { ok: done, problems: bgProblems, manual: done ? [] : manualBlueGreenCommands(j, j.blueGreen) };
+    return { ok: done, problems: bgProblems, manual: done ? [] : blueGreenManual(j, j.blueGreen, deps.mode) };
   }
   const problems: string[] = [];
   const ns = j.namespace;

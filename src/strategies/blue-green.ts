@@ -26,6 +26,7 @@ import { verifyServing } from '../steps/core-api.ts';
 import { greenRoute, openGreenApi } from '../steps/green-api.ts';
 import { greenAccess } from '../plan/green-url.ts';
 import type { V1Service } from '@kubernetes/client-node';
+import { handOverColors, handOverSteps, handOverWrapUp, planHandOver } from './blue-green-handover.ts';
 import {
   connectApi,
   judgeVerification,
@@ -50,6 +51,8 @@ export const ENDPOINTS_POLL_MS = 1_000;
 
 export const blueGreen: Strategy = (plan, facts) => {
   const carry: BlueGreenCarry = newCarry();
+  // A helm-managed blue is not scaled to 0 but upgraded by helm while green serves (blue-green-handover.ts).
+  const handOver = facts.route.name === 'helm';
   const greenTarget = (ctx: RunContext): Target => {
     const g = need(carry.green);
     return { ...ctx.target, deployment: g.name, selector: podSelector(g.manifest) };
@@ -66,6 +69,7 @@ export const blueGreen: Strategy = (plan, facts) => {
   return {
     checks: [
       planBlueGreen(facts, carry),
+      ...(handOver ? [planHandOver(facts, carry)] : []),
       ...(usesApi(plan) ? [connectApi(carry, false)] : []),
       ...keda.checks,
     ],
@@ -79,8 +83,14 @@ export const blueGreen: Strategy = (plan, facts) => {
       ...(usesApi(plan) ? [verifyServingPath(carry)] : []),
       holdBlue(carry),
       scaleDownBlue(),
+      ...(handOver ? handOverSteps(facts, carry) : []),
+      ...(handOver && usesApi(plan) ? [verifyChartServing(carry)] : []),
     ],
-    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry), ...keda.wrapUp],
+    wrapUp: [
+      ...(handOver ? handOverWrapUp(facts) : [onGreen(recordUpgrade(facts))]),
+      reportColors(carry),
+      ...keda.wrapUp,
+    ],
     close: async () => carry.api?.close(),
   };
 };
@@ -105,9 +115,9 @@ export function planBlueGreen(
     title: 'Plan blue-green (green Deployment, preview Service, activations); nothing changed yet',
     async run(ctx, h) {
       const { plan, state, target } = ctx;
-      if (facts.route.name !== 'kubectl' || state.helmRelease)
+      if (facts.route.name !== 'helm' && state.helmRelease)
         throw new Error(
-          `Deployment ${target.deployment} is managed by helm release ${state.helmRelease ?? '?'}: blue-green's hand-over to a helm release is not built yet, so nothing was changed; use strategy rolling-update for it`,
+          `Deployment ${target.deployment} is managed by helm release ${state.helmRelease}: with 'method' kubectl, blue-green would scale the chart's Deployment to 0 behind helm's back, so nothing was changed; use method auto (or helm) for blue-green's hand-over to the release`,
         );
       const blue = state.deployment;
       const blueLabels = blue.spec?.template?.metadata?.labels ?? {};
@@ -149,7 +159,7 @@ export function planBlueGreen(
       const preview = previewService(serving, previewName(green.name), green.selector);
       h.detail(`preview Service ${preview.metadata?.name ?? ''} selects green only`);
       h.detail(
-        `switch: Service ${servingName} selector ${JSON.stringify(serving.spec?.selector ?? {})} → ${JSON.stringify(green.serviceSelector)}; blue scaled to 0 after ${plan.scaleDownDelaySeconds} s`,
+        `switch: Service ${servingName} selector ${JSON.stringify(serving.spec?.selector ?? {})} → ${JSON.stringify(green.serviceSelector)}; ${facts.route.name === 'helm' ? `after ${plan.scaleDownDelaySeconds} s the chart's Deployment ${target.deployment} is upgraded by helm while green serves, the Service goes back to its selector, green is removed (hand-over)` : `blue scaled to 0 after ${plan.scaleDownDelaySeconds} s`}`,
       );
       const reach = greenRoute(plan, ctx.kube, target.namespace, preview);
       if (reach && 'problem' in reach) throw new Error(reach.problem);
@@ -298,10 +308,19 @@ export function verifyServingPath(carry: BlueGreenCarry): Step {
   };
 }
 
+/** After a hand-over: the new version verified again through 'api-url', now served by the chart's pods. */
+export function verifyChartServing(carry: BlueGreenCarry): Step {
+  return {
+    ...verifyServingPath(carry),
+    id: 'verify-handover',
+    title: "Verify the new version through the serving path ('api-url') after the hand-over",
+  };
+}
+
 /** How often the serving Service's endpoints are checked while blue is kept. */
 export const HOLD_POLL_MS = 2_000;
 
-function holdBlue(carry: BlueGreenCarry): Step {
+export function holdBlue(carry: BlueGreenCarry): Step {
   return {
     id: 'hold-blue',
     title: 'Keep blue for scale-down-delay while green serves (endpoints watched)',
@@ -322,7 +341,7 @@ function holdBlue(carry: BlueGreenCarry): Step {
   };
 }
 
-function scaleDownBlue(): Step {
+export function scaleDownBlue(): Step {
   return {
     id: 'scale-down-blue',
     title: 'Scale blue to 0 (kept for a switch back)',
@@ -331,7 +350,10 @@ function scaleDownBlue(): Step {
       const ns = ctx.target.namespace;
       checkCancelled(ctx, 'scaling blue to 0');
       ctx.journal.recordBlueGreen({ blueScaled: true });
-      await ctx.kube.patchDeployment(ns, bg.blue, { spec: { replicas: 0 } });
+      const scaled = await ctx.kube.patchDeployment(ns, bg.blue, { spec: { replicas: 0 } });
+      // This run's own spec change: a later step (the helm hand-over) must not take it for someone else's.
+      const generation = scaled.metadata?.generation;
+      if (generation !== undefined) ctx.journal.update({ knownGeneration: generation });
       h.detail(
         `Deployment ${bg.blue} scaled to 0 (was ${bg.blueReplicas}); to switch back by hand: scale it up, then set Service ${bg.service}'s selector to ${JSON.stringify(bg.blueSelector)}`,
       );
@@ -346,6 +368,12 @@ export function reportColors(carry: BlueGreenCarry): Step {
     async run(ctx, h) {
       const green = need(carry.green);
       const bg = record(ctx);
+      if (bg.handedBack) {
+        // The chart's Deployment (blue's name and color) serves the new version again: green is gone.
+        ctx.outcome.extraOutputs['active-color'] = green.blueColor;
+        h.detail(handOverColors(ctx, bg, green.blueColor));
+        return;
+      }
       ctx.outcome.extraOutputs['active-color'] = green.color;
       h.detail(
         `active: ${green.color} (Deployment ${bg.green}); previous: ${green.blueColor} (Deployment ${bg.blue}, at 0 replicas); switched at ${bg.switchedAt ? new Date(bg.switchedAt).toISOString() : '?'}`,

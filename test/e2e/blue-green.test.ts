@@ -1,13 +1,15 @@
 // Blue-green on the real embedded cluster, on a plain Deployment and its Service (no helm): the switch, green
 // never ready, green failing verification, too few activations, and a cancel after the switch (dist post step).
+// The helm-managed hand-over: blue-green-helm.test.ts.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
-import { IMAGE, installFixture, runAction } from './support/action.ts';
+import { IMAGE, runAction } from './support/action.ts';
 import { plainMdCoreDocs, readmeRoleDocs, serviceAccountKubeconfig } from './support/blue-green-fixture.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
+import { podIps } from './support/pods.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
 
@@ -78,23 +80,6 @@ async function readyEndpoints(ns: string): Promise<string[]> {
     .flatMap((s) =>
       (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses),
     )
-    .sort();
-}
-
-async function podIps(ns: string, selector: string): Promise<string[]> {
-  const l = await kubectlJson<{ items: { status: { podIP?: string } }[] }>([
-    'get',
-    'pods',
-    '-n',
-    ns,
-    '-l',
-    selector,
-    '-o',
-    'json',
-  ]);
-  return l.items
-    .map((p) => p.status.podIP ?? '')
-    .filter(Boolean)
     .sort();
 }
 
@@ -218,24 +203,6 @@ describe('blue-green on a plain Deployment', () => {
     expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
     await gone(ns);
     expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
-  });
-
-  it('a helm-managed Deployment is refused before any change (the helm hand-over is not built yet)', async () => {
-    const ns = await namespace('bg-helm');
-    await installFixture(ns);
-    const run = await runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green' });
-    expect(run.outcome.result).toBe('failed');
-    expect(run.outcome.error).toContain("blue-green's hand-over to a helm release is not built yet");
-    expect(run.outcome.error).toContain('Nothing in the cluster was changed');
-    const deployments = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
-      'get',
-      'deployments',
-      '-n',
-      ns,
-      '-o',
-      'json',
-    ]);
-    expect(deployments.items.map((d) => d.metadata.name)).not.toContain('md-core-green');
   });
 
   it("with only README's kubectl Role and its blue-green rules: switches, and switches back after a failure", async () => {

@@ -390,8 +390,8 @@ describe('inputs', () => {
     expect(plan().scaleDownDelaySeconds).toBe(60);
   });
 
-  it('refuses method helm and migrate-history with blue-green, naming the input', () => {
-    expect(refusal({ method: 'helm' })).toMatch(/hand-over to a helm release is not built yet/);
+  it('accepts method helm (the hand-over); refuses migrate-history with blue-green, naming the input', () => {
+    expect(plan({ method: 'helm' }).method).toBe('helm');
     expect(refusal({ 'migrate-history': 'true' })).toMatch(
       /input 'migrate-history' cannot be combined with 'strategy' blue-green/,
     );
@@ -544,10 +544,10 @@ describe('plan and create steps against a fake API', () => {
     expect(afterFailure(journal.data).kind).toBe('nothing');
   });
 
-  it('refuses a helm-managed Deployment and a green left by an earlier run, before any change', async () => {
+  it('refuses a helm-managed Deployment on the kubectl route and a green left by an earlier run, before any change', async () => {
     const helm = setup({ helmRelease: 'mdcore' });
     await expect(helm.steps.checks[0]?.run(helm.ctx, helm.h)).rejects.toThrow(
-      /managed by helm release mdcore: blue-green's hand-over to a helm release is not built yet/,
+      /managed by helm release mdcore: with 'method' kubectl, blue-green would scale the chart's Deployment to 0 behind helm's back, so nothing was changed; use method auto \(or helm\)/,
     );
     const left = setup({ existing: true });
     await expect(left.steps.checks[0]?.run(left.ctx, left.h)).rejects.toThrow(

@@ -1,0 +1,351 @@
+// Blue-green on a helm-managed md-core, on the real embedded cluster with Helm 3 and Helm 4: green serves, the
+// chart's own Deployment is upgraded by helm (the hand-over), the Service goes back to the chart's selector,
+// green goes. Failures: green never ready; the chart's Deployment never ready in the hand-over (rolled back
+// with helm rollback while green serves); a cancel during the hand-over, finished by the dist post step.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kube } from '../../src/cluster/kube.ts';
+import { TAG_ANNOTATION } from '../../src/plan/db-name.ts';
+import { REPO_ROOT } from './cluster/harness.ts';
+import { e2eCluster, helm, kubectlJson, waitFor } from './cluster/context.ts';
+import { tagFor } from './cluster/stages.ts';
+import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
+import { useNamespaces } from './support/namespaces.ts';
+import { podIps } from './support/pods.ts';
+import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+
+const namespace = useNamespaces();
+const dist = useDistRunner();
+const COLOR = 'mdcore-upgrade.opswat.com/color';
+const KEY = 'E2E-LIC-BLUEGREEN-HELM-01';
+const CHART_SELECTOR = { app: 'md-core' };
+
+interface Revision {
+  revision: number;
+  status: string;
+  description: string;
+}
+
+async function history(major: 3 | 4, ns: string): Promise<Revision[]> {
+  const r = await helm(major, ['history', 'mdcore', '-n', ns, '-o', 'json']);
+  return (JSON.parse(r.stdout) as Revision[]).sort((a, b) => a.revision - b.revision);
+}
+
+interface Left {
+  selector: Record<string, string>;
+  deployments: string[];
+  services: string[];
+  slices: string[];
+}
+
+/** What the namespace holds besides the chart: the serving selector, Deployments, Services, EndpointSlices. */
+async function left(ns: string): Promise<Left> {
+  const svc = await kubectlJson<{ spec: { selector: Record<string, string> } }>([
+    'get',
+    'service',
+    'md-core',
+    '-n',
+    ns,
+  ]);
+  const names = async (kind: string): Promise<string[]> =>
+    (await kubectlJson<{ items: { metadata: { name: string } }[] }>(['get', kind, '-n', ns])).items
+      .map((i) => i.metadata.name)
+      .sort();
+  return {
+    selector: svc.spec.selector,
+    deployments: await names('deployments'),
+    services: await names('services'),
+    slices: (
+      await kubectlJson<{ items: { metadata: { name: string; labels?: Record<string, string> } }[] }>([
+        'get',
+        'endpointslices',
+        '-n',
+        ns,
+      ])
+    ).items
+      .filter(
+        (s) =>
+          s.metadata.labels?.['endpointslice.kubernetes.io/managed-by'] !== 'endpointslice-controller.k8s.io',
+      )
+      .map((s) => s.metadata.name),
+  };
+}
+
+const CLEAN: Omit<Left, 'selector'> = {
+  deployments: ['md-core', 'postgres-core'],
+  services: ['md-core', 'postgres-core'],
+  slices: [],
+};
+
+/** Back to the chart alone: its selector, no green, no preview, no bridge (green's Deployment goes in the background). */
+async function expectClean(ns: string): Promise<void> {
+  await waitFor('green gone', async () => ((await left(ns)).deployments.length === 2 ? true : undefined), {
+    timeoutMs: 30_000,
+    intervalMs: 500,
+  });
+  expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
+}
+
+function chartPodIps(ns: string): Promise<string[]> {
+  return podIps(ns, 'app=md-core');
+}
+
+async function readyEndpoints(kube: Kube, ns: string): Promise<string[]> {
+  return (await kube.listEndpointSlices(ns, 'md-core'))
+    .flatMap((s) =>
+      (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses),
+    )
+    .sort();
+}
+
+/**
+ * Samples the serving Service's ready endpoints until stopped (every 250 ms, at most 10 min): how many samples
+ * saw none. The hand-over's claim is that there is never a moment without one.
+ */
+function observeEndpoints(
+  kube: Kube,
+  ns: string,
+): { stop: () => Promise<{ samples: number; empty: number }> } {
+  let running = true;
+  let samples = 0;
+  let empty = 0;
+  const loop = (async () => {
+    for (let i = 0; running && i < 2400; i++) {
+      const ready = await readyEndpoints(kube, ns).catch(() => undefined);
+      if (ready) {
+        samples++;
+        if (ready.length === 0) empty++;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return { samples, empty };
+    },
+  };
+}
+
+async function adminKube(): Promise<Kube> {
+  return Kube.connect({ kubeconfig: readFileSync(e2eCluster().kubeconfig, 'utf8') });
+}
+
+/** helm's --set lines for a sidecar whose image tag gives the chart's pods a behaviour green's do not have. */
+const sidecar = (tag: string): string =>
+  `core_components.md-core.sidecars[0].name=waiter\ncore_components.md-core.sidecars[0].image=busybox:${tag}`;
+
+describe('blue-green hand-over to a helm release', () => {
+  it.each([3, 4] as const)(
+    'Helm %i: green serves, the chart is upgraded by helm and takes the traffic back, green goes; never without endpoints',
+    async (major) => {
+      const ns = await namespace(`bgh${major}-ok`);
+      await installFixture(ns, {
+        helmMajor: major,
+        chartVersion: '5.20.0',
+        tag: '5.19.0',
+        licenseKey: KEY,
+        replicas: 2,
+      });
+      const histBefore = await history(major, ns);
+      const before = await deploymentView(ns);
+      const kube = await adminKube();
+      const observer = observeEndpoints(kube, ns);
+      const run = await runAction(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          strategy: 'blue-green',
+          'scale-down-delay': '2',
+          'license-key': KEY,
+          activations: '4',
+        },
+        { helmMajor: major },
+      );
+      const seen = await observer.stop();
+      expect(run.outcome.error).toBeUndefined();
+      expect(run.outcome.result).toBe('upgraded');
+      expect(run.outcome.method).toBe('helm');
+
+      // The release records the new version, one revision on, as after a rolling update.
+      const histAfter = await history(major, ns);
+      expect(histAfter).toHaveLength(histBefore.length + 1);
+      expect(histAfter.at(-1)).toMatchObject({ status: 'deployed' });
+      expect(histAfter.at(-1)?.description).toContain(`${IMAGE}:5.19.0 → ${IMAGE}:5.20.0`);
+      const after = await deploymentView(ns);
+      expect(after.image).toBe(`${IMAGE}:5.20.0`);
+      expect(Number(after.revision)).toBe(Number(before.revision) + 1);
+      expect(after.annotations[TAG_ANNOTATION]).toBe('5.20.0');
+
+      // The Service is the chart's again, green, its preview and the bridge are gone, endpoints are the chart's.
+      expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
+      const ips = await chartPodIps(ns);
+      expect(ips).toHaveLength(2);
+      expect(await readyEndpoints(kube, ns)).toEqual(ips);
+
+      // Helm rewrote the selector (Helm 3: the chart's key over green's, selecting nothing; Helm 4: the chart's
+      // whole selector, while blue is at 0); the bridge kept green behind the Service meanwhile.
+      expect(run.everything).toContain(
+        major === 3
+          ? `helm upgrade set the Service selector to {"app":"md-core","${COLOR}":"green"} (the chart's keys over green's)`
+          : `helm upgrade set the Service selector to {"app":"md-core"} (the chart's)`,
+      );
+      expect(run.everything).toContain('Deployment md-core scaled to 0 (was 2)');
+      expect(run.everything).toMatch(/EndpointSlice md-core-green-bridge keeps green's 2 ready pod\(s\)/);
+      expect(run.everything).toMatch(/the chart's pods only, [\d.]+ s after the patch/);
+      expect(seen.samples).toBeGreaterThan(10);
+      expect(seen.empty).toBe(0);
+      expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'blue', 'previous-color': 'blue' });
+      expect(run.everything).toContain("active: blue (Deployment md-core, the chart's, now at");
+    },
+  );
+
+  it('green never ready: the helm release is untouched, nothing is left, the job fails', async () => {
+    const ns = await namespace('bgh-never');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+    const histBefore = await history(3, ns);
+    const run = await runAction(
+      {
+        namespace: ns,
+        tag: tagFor('5.20.0', 'never-ready'),
+        strategy: 'blue-green',
+        timeout: '15s',
+        'license-key': KEY,
+      },
+      { helmMajor: 3 },
+    );
+    expect(run.outcome.result).toBe('rolled-back');
+    expect(run.outcome.error).toContain('did not become ready');
+    expect(await history(3, ns)).toEqual(histBefore);
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+    await expectClean(ns);
+  });
+
+  it.each([3, 4] as const)(
+    "Helm %i: the chart's Deployment never ready in the hand-over: helm rollback while green serves, then back to blue",
+    async (major) => {
+      const ns = await namespace(`bgh${major}-crash`);
+      await installFixture(ns, { helmMajor: major, chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+      const histBefore = await history(major, ns);
+      const kube = await adminKube();
+      const observer = observeEndpoints(kube, ns);
+      // Only the chart's pods get the crash-looping sidecar: green is a copy of the chart's Deployment as it was.
+      const run = await runAction(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          strategy: 'blue-green',
+          'scale-down-delay': '1',
+          'license-key': KEY,
+          set: sidecar(tagFor('1', 'crashloop')),
+          timeout: '60s',
+        },
+        { helmMajor: major },
+      );
+      const seen = await observer.stop();
+      expect(run.outcome.result, run.outcome.error).toBe('rolled-back');
+      expect(run.outcome.error).toContain('did not become ready');
+      expect(run.everything).toMatch(/Service md-core selects blue again: .*traffic was on green for \d+ s/);
+      // helm rollback to the revision before the run: a new revision, the old image, no sidecar.
+      const hist = await history(major, ns);
+      expect(hist).toHaveLength(histBefore.length + 2);
+      expect(hist.at(-1)).toMatchObject({
+        status: 'deployed',
+        description: `Rollback to ${histBefore.at(-1)?.revision}`,
+      });
+      const d = await kubectlJson<{
+        spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+      }>(['get', 'deployment', 'md-core', '-n', ns]);
+      expect(d.spec.template.spec.containers.map((c) => c.image)).toEqual([`${IMAGE}:5.19.0`]);
+      await expectClean(ns);
+      await waitFor(
+        "the chart's old pods serve",
+        async () => {
+          const ips = await chartPodIps(ns);
+          return ips.length === 1 && JSON.stringify(await readyEndpoints(kube, ns)) === JSON.stringify(ips)
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 500 },
+      );
+      // Green (the new version) served through the failed hand-over and the rollback.
+      expect(seen.empty).toBe(0);
+    },
+  );
+
+  describe('stopped during the hand-over (dist main step, then its post step)', () => {
+    let bundle = '';
+    const given = process.env.MDCORE_E2E_DIST;
+    beforeAll(() => {
+      // The action as GitHub runs it, built from the current sources into a temporary directory (unless a
+      // bundle of the current sources is given), for the main and the post step alike.
+      if (given) return;
+      bundle = mkdtempSync(path.join(tmpdir(), 'mdcore-bgh-dist-'));
+      execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.ts'), bundle], {
+        cwd: REPO_ROOT,
+        stdio: 'ignore',
+        timeout: 300_000,
+      });
+      process.env.MDCORE_E2E_DIST = bundle;
+    }, 320_000);
+    afterAll(() => {
+      if (!bundle) return;
+      delete process.env.MDCORE_E2E_DIST;
+      rmSync(bundle, { recursive: true, force: true });
+    });
+
+    it('killed while the chart is awaited: the post step rolls the chart back while green serves, switches back to blue, removes green', async () => {
+      const ns = await namespace('bgh-cancel');
+      await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+      const histBefore = await history(3, ns);
+      const helmDir = path.dirname(e2eCluster().helm3);
+      const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
+        .trim()
+        .replace(/^v/, '');
+      const r = dist.runner(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          strategy: 'blue-green',
+          'scale-down-delay': '1',
+          'license-key': KEY,
+          // The chart's new pods take 300 s: the run is cancelled while it waits for them.
+          set: sidecar(tagFor('1', 'slow', 300)),
+          timeout: '10m',
+          kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+          'kubectl-version': '1.36.3',
+          'helm-version': helmVersion,
+        },
+        {
+          PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+        },
+      );
+      const main = dist.start('index.js', r.env, 300_000);
+      await waitFor(
+        'the hand-over wait',
+        async () => (main.output().includes('EndpointSlice md-core-green-bridge deleted') ? true : undefined),
+        { timeoutMs: 180_000, intervalMs: 100 },
+      );
+      expect((await history(3, ns)).length).toBe(histBefore.length + 1);
+      // The runner is killed (no graceful stop): the post step finishes from the journal alone.
+      main.kill('SIGKILL');
+      await main.code;
+      const post = dist.post(r);
+      expect(await post.code, post.output()).toBe(0);
+      expect(post.output()).not.toContain('::error');
+      expect(post.output()).toMatch(/traffic was on green for \d+ s/);
+      const hist = await history(3, ns);
+      expect(hist.at(-1)).toMatchObject({
+        status: 'deployed',
+        description: `Rollback to ${histBefore.at(-1)?.revision}`,
+      });
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      await expectClean(ns);
+    }, 600_000);
+  });
+});
