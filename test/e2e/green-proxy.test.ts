@@ -4,8 +4,10 @@
 // egress-selector configuration a konnectivity proxy uses), which carries each connection to a pod IP to the
 // MD Core stand-in on 127.0.0.1. Everything between the action and that relay is the real thing: the API
 // server's authentication and RBAC (a ServiceAccount with README's Role), the proxy path, the endpoint choice.
+import { execFileSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,12 +28,23 @@ interface Relay {
   /** `host:port` of every CONNECT refused while closed. */
   readonly refused: string[];
   open: boolean;
+  /** When set, the relay answers TLS inside the tunnel (a pod serving https) and passes plain HTTP on. */
+  tls: { key: string; cert: string } | undefined;
+  /** How many tunnels carried TLS. */
+  tlsTunnels: number;
   close(): Promise<void>;
 }
 
 function startRelay(socketPath: string, standinPort: () => number): Promise<Relay> {
   const sockets = new Set<Socket>();
-  const relay: Relay = { carried: [], refused: [], open: true, close: async () => undefined };
+  const relay: Relay = {
+    carried: [],
+    refused: [],
+    open: true,
+    tls: undefined,
+    tlsTunnels: 0,
+    close: async () => undefined,
+  };
   const server: Server = createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -45,6 +58,7 @@ function startRelay(socketPath: string, standinPort: () => number): Promise<Rela
         return;
       }
       client.off('data', onData);
+      client.pause();
       const m = /^CONNECT (\S+) HTTP\/1\.[01]\r\n/.exec(head.toString('latin1'));
       const rest = head.subarray(end + 4);
       if (!m?.[1] || !relay.open) {
@@ -53,8 +67,17 @@ function startRelay(socketPath: string, standinPort: () => number): Promise<Rela
         return;
       }
       relay.carried.push(m[1]);
+      const tls = relay.tls;
       const upstream = connect(standinPort(), '127.0.0.1', () => {
         client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (tls) {
+          relay.tlsTunnels++;
+          const secure = new TLSSocket(client, { isServer: true, key: tls.key, cert: tls.cert });
+          secure.on('error', () => client.destroy());
+          secure.pipe(upstream);
+          upstream.pipe(secure);
+          return;
+        }
         if (rest.length) upstream.write(rest);
         client.pipe(upstream);
         upstream.pipe(client);
@@ -75,6 +98,25 @@ function startRelay(socketPath: string, standinPort: () => number): Promise<Rela
     server.once('error', reject);
     server.listen(socketPath, () => resolve(relay));
   });
+}
+
+/** A throwaway self-signed certificate for green's "pod": the API server does not verify a pod's certificate. */
+function selfSigned(): { key: string; cert: string } {
+  const key = path.join(dir, 'green.key');
+  const cert = path.join(dir, 'green.crt');
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'].concat([
+      '-subj',
+      '/CN=green',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]),
+    { stdio: 'ignore', timeout: 30_000 },
+  );
+  return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
 }
 
 let dir = '';
@@ -131,9 +173,9 @@ async function apply(docs: object[]): Promise<void> {
 }
 
 /** md-core as a plain Deployment (one replica of 5.19.0) and the Service that serves it. */
-async function fixture(ns: string): Promise<void> {
+async function fixture(ns: string, port?: Parameters<typeof plainMdCoreDocs>[3]): Promise<void> {
   await kubectl(['create', 'namespace', ns]);
-  await apply(plainMdCoreDocs(ns, 1));
+  await apply(plainMdCoreDocs(ns, 1, undefined, port));
   await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s']);
 }
 
@@ -240,6 +282,24 @@ describe("blue-green through the API server's service proxy (default without gre
     const v = await view(ns);
     expect(v.selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
     expect(v.blue.replicas).toBe(0);
+  });
+
+  it('an https port (appProtocol https): the API server speaks TLS to green through the proxy', async () => {
+    const ns = 'gp-tls';
+    await fixture(ns, { name: 'rest', port: 8008, targetPort: 8008, appProtocol: 'https' });
+    const kubeconfig = await readmeRole(ns, true);
+    standin ??= await startStandin({ apiKey: KEY, version: '5.20.0' });
+    relay!.tlsTunnels = 0;
+    try {
+      relay!.tls = selfSigned();
+      const run = await upgrade(ns, kubeconfig);
+      expect(run.outcome.error).toBeUndefined();
+      expect(run.outcome.result).toBe('upgraded');
+      expect(run.text).toContain('(Service md-core-green-preview, port rest, https)');
+      expect(relay!.tlsTunnels).toBeGreaterThan(0);
+    } finally {
+      relay!.tls = undefined;
+    }
   });
 
   it('green not reachable through the proxy: fails before the switch, green removed, blue untouched', async () => {

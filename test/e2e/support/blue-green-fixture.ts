@@ -2,15 +2,17 @@
 // README's kubectl Role with further README rule blocks bound to a ServiceAccount, and a kubeconfig that holds
 // only that ServiceAccount's token. Objects only: each file applies them with its own cluster's kubectl.
 import { readFileSync } from 'node:fs';
+import type { V1ServicePort } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { rbacBlock } from '../../support/readme-blocks.ts';
 import { IMAGE } from './action.ts';
 
-/** Deployment md-core (5.19.0; selector app=md-core, pods labelled `labels`) and Service md-core on port 8008. */
+/** Deployment md-core (5.19.0; selector app=md-core, pods labelled `labels`) and Service md-core (8008, http). */
 export function plainMdCoreDocs(
   ns: string,
   replicas: number,
   labels: Record<string, string> = { app: 'md-core' },
+  servicePort: V1ServicePort = { name: 'http', port: 8008, targetPort: 8008 },
 ): object[] {
   return [
     {
@@ -32,7 +34,7 @@ export function plainMdCoreDocs(
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'md-core', namespace: ns },
-      spec: { selector: { app: 'md-core' }, ports: [{ name: 'http', port: 8008, targetPort: 8008 }] },
+      spec: { selector: { app: 'md-core' }, ports: [servicePort] },
     },
   ];
 }
