@@ -305,11 +305,17 @@ export function renderFleet(r: FleetResult, jsonName: string): string {
       const ok = rs.filter((x) => x.timing!.succeeded);
       const intrinsic = (x: FleetRun): number | undefined =>
         x.completeAt !== undefined && x.changeAt !== undefined ? x.completeAt - x.changeAt : undefined;
+      const wall = (x: FleetRun): number => x.timing!.endAt - x.timing!.start;
+      const alone = stats(
+        r.runs.filter((x) => x.tool === t && x.mode === 'alone' && x.timing?.succeeded).map(wall),
+      );
+      const here = stats(ok.map(wall));
       rows.push([
         LABEL[t],
         mode === 'alone' ? 'alone' : `fleet of ${r.config.size}`,
         `${ok.length} of ${rs.length}`,
-        cell(ok.map((x) => x.timing!.endAt - x.timing!.start)),
+        cell(ok.map(wall)),
+        alone && here ? `${(here.median / alone.median).toFixed(1)}×` : '–',
         cell(
           ok.map((x) => x.changeAt && x.changeAt - x.timing!.start),
           ms,
@@ -342,6 +348,7 @@ export function renderFleet(r: FleetResult, jsonName: string): string {
         'mode',
         'upgraded',
         'start → exit',
+        'start → exit, × alone (medians)',
         'start → change',
         'overhead (start → exit − the rollout itself)',
         'API requests',
