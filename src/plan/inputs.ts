@@ -457,15 +457,23 @@ function blueGreenProblems(v: {
 /** What blue-green-hot-backup needs besides blue-green's inputs: a way to reach each green instance. */
 function hotBackupProblems(v: {
   'green-api-url'?: string | undefined;
+  'api-url'?: string | undefined;
+  'config-password'?: string | undefined;
 }): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
   const given = v['green-api-url'] ?? '';
-  if (addressesInstances(given)) return [];
-  return [
-    {
+  if (!addressesInstances(given))
+    out.push({
       path: ['green-api-url'],
       message: `input 'green-api-url' must address each green instance when 'strategy' is blue-green-hot-backup (every pod is registered as hot backup, then activated, one by one): give a template with {pod-ip} or {pod}, e.g. http://{pod-ip}:8008${given ? `; "${given}" names neither` : ''}`,
-    },
-  ];
+    });
+  if (v['config-password'] && !v['api-url'])
+    out.push({
+      path: ['api-url'],
+      message:
+        "input 'config-password' with 'strategy' blue-green-hot-backup exports blue's configuration through 'api-url' (then imports it into green): give 'api-url', or leave 'config-password' out",
+    });
+  return out;
 }
 
 /**

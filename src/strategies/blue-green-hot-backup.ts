@@ -15,7 +15,7 @@ import type { StepHandle } from '../engine/timeline.ts';
 import type { Target } from '../engine/target.ts';
 import { fillGreenUrl } from '../plan/green-url.ts';
 import { pause } from '../steps/blue-green.ts';
-import { describeApiError, smokeScan, versionMatches } from '../steps/core-api.ts';
+import { describeApiError, importConfig, smokeScan, versionMatches } from '../steps/core-api.ts';
 import {
   activateWithRetry,
   activationPhases,
@@ -38,6 +38,7 @@ import {
 } from './blue-green.ts';
 import {
   connectApi,
+  exportConfiguration,
   judgeVerification,
   newCarry,
   recordUpgrade,
@@ -81,10 +82,12 @@ export const blueGreenHotBackup: Strategy = (plan, facts) => {
       planBlueGreen(facts, carry, activationPhases),
       planHotBackup(facts, carry),
       ...(usesApi(plan) ? [connectApi(carry, false)] : []),
+      ...(plan.configPassword ? [exportConfiguration(carry)] : []),
     ],
     changes: [
       createGreen(carry),
       registerGreen(carry),
+      ...(plan.configPassword ? [importIntoGreen(carry)] : []),
       onGreen(waitForReadiness(carry)),
       verifyBackups(carry),
       ...cutoverOrder().map((s) => cutover[s]),
@@ -258,6 +261,22 @@ function registerGreen(carry: HotCarry): Step {
           await expectLicence(client, name, 'after-register');
           h.detail(`${name}: registered, removed and registered again: both calls work on this Core`);
         } else h.detail(`${name}: registered as hot backup`);
+      }
+    },
+  };
+}
+
+/** Blue's exported configuration into every green instance (a hot backup takes imports). */
+function importIntoGreen(carry: HotCarry): Step {
+  return {
+    id: 'import-green',
+    title: "Import blue's configuration into each green instance (blue untouched)",
+    async run(ctx, h) {
+      const exported = need(carry.exported, 'the export');
+      for (const pod of await greenPods(ctx, carry)) {
+        const client = instanceClient(ctx, carry, pod);
+        h.detail(`${pod.metadata?.name ?? ''}:`);
+        await importConfig(ctx, { client, close: async () => undefined }, exported, h);
       }
     },
   };

@@ -145,7 +145,9 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       const m = s.licence!;
       const blue = await podNames(ns, 'app=md-core');
       expect(m.inState('active')).toEqual(blue);
-      const run = await runAction(inputs(ns, s, { 'verify-scan': 'true' }));
+      const run = await runAction(
+        inputs(ns, s, { 'verify-scan': 'true', 'config-password': 'cfg-pw-123456' }),
+      );
       expect(run.outcome.error).toBeUndefined();
       expect(run.outcome.result).toBe('upgraded');
       const green = await podNames(ns, `${COLOR}=green`);
@@ -166,6 +168,10 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
         expect(states.indexOf('backup')).toBeGreaterThan(-1);
         expect(states.indexOf('backup')).toBeLessThan(states.lastIndexOf('active'));
       }
+      // Blue's configuration (exported through api-url) was imported into each green instance while a backup.
+      const imports = s.requests.filter((r) => r.path === '/admin/import/v2' && r.instance);
+      expect(imports.map((r) => r.instance).sort()).toEqual(green);
+      for (const r of imports) expect([200, 304]).toContain(r.response?.status);
       // A scan reached an active green instance, never a backup one.
       const scans = s.requests.filter((r) => r.method === 'POST' && r.path === '/file' && r.instance);
       expect(scans.length).toBeGreaterThan(0);

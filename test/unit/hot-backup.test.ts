@@ -230,6 +230,37 @@ describe('strategy blue-green-hot-backup: steps in order, inputs', () => {
     expect(s.wrapUp.map((x) => x.id)).toEqual(['record', 'colors', 'activations']);
   });
 
+  it("with config-password: blue's configuration exported before any change, imported into green after registration", () => {
+    const p = parseInputs({
+      ...inputs,
+      'green-api-url': 'https://{pod-ip}:8008',
+      'api-url': 'http://md-core:8008',
+      'config-password': 'pw-123456',
+    });
+    if (!p.ok) throw new Error(p.errors.map((e) => e.message).join('\n'));
+    const s = strategyFor(p.plan)(p.plan, facts);
+    expect(s.checks.map((x) => x.id)).toEqual(['plan-blue-green', 'plan-hot-backup', 'api', 'export']);
+    expect(s.changes.map((x) => x.id).slice(0, 4)).toEqual([
+      'create-green',
+      'register-backup',
+      'import-green',
+      'wait',
+    ]);
+  });
+
+  it("refuses config-password without api-url (blue's export goes through it)", () => {
+    const p = parseInputs({
+      ...inputs,
+      'green-api-url': 'https://{pod-ip}:8008',
+      'config-password': 'pw-123456',
+    });
+    expect(p.ok).toBe(false);
+    if (!p.ok)
+      expect(p.errors.map((e) => e.message).join('\n')).toMatch(
+        /'config-password' with 'strategy' blue-green-hot-backup .* give 'api-url'/,
+      );
+  });
+
   it('refuses a green-api-url that cannot address one instance, before any contact', () => {
     for (const given of [{}, { 'green-api-url': 'http://{preview}.{namespace}.svc:8008' }]) {
       const p = parseInputs({ ...inputs, ...given });
