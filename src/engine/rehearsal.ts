@@ -160,6 +160,15 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         ? `${u.previousImage ?? '?'} → ${u.newImage ?? '?'}`
         : `${u.result}: ${u.error?.split('\n')[0] ?? ''}`,
     });
+    // export-import: the configuration's way out of the old version and into the new one, timed on their own.
+    const exported = stepOf(u, 'export');
+    if (exported)
+      phases.push({
+        name: 'export',
+        seconds: stepSeconds(exported),
+        ok: exported.status === 'ok' || exported.status === 'warning',
+        detail: 'configuration exported over the REST API before the change',
+      });
     const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
     const apply = stepOf(u, 'apply');
     const firstReady = upgraded ? await counted('upgrade', () => firstReadyAt(kube, plan)) : undefined;
@@ -176,6 +185,14 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
       ok: wait?.status === 'ok' || wait?.status === 'warning',
       detail: wait ? 'until every new pod was ready' : 'did not run',
     });
+    const imported = stepOf(u, 'import');
+    if (exported)
+      phases.push({
+        name: 'import',
+        seconds: stepSeconds(imported),
+        ok: imported?.status === 'ok' || imported?.status === 'warning',
+        detail: imported ? 'the exported configuration imported into the new version' : 'did not run',
+      });
     const verify = stepOf(u, 'verify');
     phases.push({
       name: 'verification',

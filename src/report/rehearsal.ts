@@ -4,8 +4,17 @@
 export const historyConfigMapName = (deployment: string): string =>
   `mdcore-upgrade-rehearsals-${deployment}`.slice(0, 253);
 
-/** The phases a rehearsal times; migration and rollout are parts of the upgrade. */
-export const PHASES = ['baseline', 'upgrade', 'migration', 'rollout', 'verification', 'rollback'] as const;
+/** The phases a rehearsal times; migration and rollout are parts of the upgrade, as export and import are (export-import). */
+export const PHASES = [
+  'baseline',
+  'upgrade',
+  'export',
+  'migration',
+  'rollout',
+  'import',
+  'verification',
+  'rollback',
+] as const;
 export type PhaseName = (typeof PHASES)[number];
 
 export interface PhaseReport {

@@ -1,6 +1,7 @@
-// Rehearsal mode beyond the kubectl route, on the real embedded cluster: a helm-managed staging install with
-// Helm 3 and Helm 4 (the way back is helm rollback to the release revision before the upgrade), and the
-// baseline read from production's Deployment in another namespace (baseline-from), which is never changed.
+// Rehearsal mode beyond the kubectl route's rolling update, on the real embedded cluster: a helm-managed staging
+// install with Helm 3 and Helm 4 (the way back is helm rollback to the release revision before the upgrade), the
+// export-import strategy (against the MD Core stand-in), and the baseline read from production's Deployment in
+// another namespace (baseline-from), which is never changed.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { historyConfigMapName } from '../../src/engine/rehearsal.ts';
 import { e2eCluster, helm, kubectlJson } from './cluster/context.ts';
+import { startStandin } from '../support/mdcore-standin.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
-import { rehearsalHistory, rehearse } from './support/rehearse.ts';
+import { fixtureApiKey, rehearsalHistory, rehearse, versionFollower } from './support/rehearse.ts';
 
 const namespace = useNamespaces();
 const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-routes-e2e-'));
@@ -90,6 +92,62 @@ describe('rehearsal on the helm route', () => {
       ]);
     },
   );
+});
+
+describe('rehearsal with the export-import strategy', () => {
+  it('exports before the upgrade, imports into the target, rolls back; export and import timed as phases', async () => {
+    const ns = await namespace('rehearsal-exim');
+    await installFixture(ns, { replicas: 1 });
+    const standin = await startStandin({
+      apiKey: await fixtureApiKey(ns),
+      version: '5.19.0',
+      config: { workflows: ['default'], users: ['admin'] },
+    });
+    const exportDir = mkdtempSync(join(reportDir, 'export-'));
+    try {
+      const res = await rehearse(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          'baseline-tag': '5.19.0',
+          strategy: 'export-import',
+          'api-url': standin.url,
+          'config-password': 'archive-Pa55word!',
+          'export-dir': exportDir,
+          'rehearsal-report': join(reportDir, 'exim.json'),
+        },
+        { reporter: versionFollower(standin, '5.19.0', '5.20.0') },
+      );
+      expect(res.report.error).toBeUndefined();
+      expect(res.report.passed).toBe(true);
+      expect(res.report.phases.map((p) => p.name)).toEqual([
+        'baseline',
+        'upgrade',
+        'export',
+        'migration',
+        'rollout',
+        'import',
+        'verification',
+        'rollback',
+      ]);
+      for (const name of ['export', 'import'])
+        expect(res.report.phases.find((p) => p.name === name)).toMatchObject({
+          ok: true,
+          seconds: expect.any(Number) as unknown,
+        });
+      // Staging was on the baseline: one export (before the upgrade) and one import (into the target).
+      const calls = standin.requests.map((r) => `${r.method} ${r.path}`);
+      expect(calls.filter((c) => c === 'GET /admin/export/v2')).toHaveLength(1);
+      expect(calls.filter((c) => c === 'POST /admin/import/v2')).toHaveLength(1);
+      expect(res.report.checks).toContainEqual(
+        expect.objectContaining({ phase: 'rollback', id: 'verify-baseline', status: 'ok' }),
+      );
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      expect((await rehearsalHistory(ns))[0]?.seconds).toHaveProperty('import');
+    } finally {
+      await standin.close();
+    }
+  });
 });
 
 describe('baseline-from: the baseline read from production', () => {

@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { historyConfigMapName, HISTORY_KEY } from '../../src/engine/rehearsal.ts';
-import { MemoryReporter } from '../../src/report/reporter.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
 import { kubectl } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
-import { rehearsalHistory as history, rehearse } from './support/rehearse.ts';
+import { fixtureApiKey, rehearsalHistory as history, rehearse, versionFollower } from './support/rehearse.ts';
 
 const namespace = useNamespaces();
 const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-e2e-'));
@@ -99,21 +98,8 @@ describe('rehearsal (kubectl route, rolling update)', () => {
   it('with api-url, verifies the target after the upgrade and the baseline after the rollback', async () => {
     const ns = await namespace('rehearsal-api');
     await installFixture(ns, { replicas: 1 });
-    const key = (await kubectl(['get', 'secret', 'mdcore-api-key', '-n', ns, '-o', 'jsonpath={.data.value}']))
-      .stdout;
-    const standin = await startStandin({
-      apiKey: Buffer.from(key, 'base64').toString('utf8'),
-      version: '5.19.0',
-    });
+    const standin = await startStandin({ apiKey: await fixtureApiKey(ns), version: '5.19.0' });
     try {
-      // The stand-in is not the cluster's pods: it answers the version the rehearsal is moving to.
-      class Following extends MemoryReporter {
-        override info(text: string): void {
-          if (text.startsWith('Rehearsal: upgrading staging')) standin.state.version = '5.20.0';
-          if (text.startsWith('Rehearsal: rolling back on purpose')) standin.state.version = '5.19.0';
-          super.info(text);
-        }
-      }
       const res = await rehearse(
         {
           namespace: ns,
@@ -122,7 +108,7 @@ describe('rehearsal (kubectl route, rolling update)', () => {
           'api-url': standin.url,
           'rehearsal-report': join(reportDir, 'api.json'),
         },
-        { reporter: new Following() },
+        { reporter: versionFollower(standin, '5.19.0', '5.20.0') },
       );
       expect(res.report.error).toBeUndefined();
       expect(res.report.passed).toBe(true);

@@ -125,14 +125,18 @@ describe('rehearsal inputs', () => {
     ]);
   });
 
-  it('accepts the helm route (helm, auto); refuses the strategies not built yet, naming them', () => {
+  it('accepts the helm route (helm, auto) and export-import; refuses the strategies not built yet, naming them', () => {
     expect(errorsFor({ method: 'helm' })).toEqual([]);
     expect(errorsFor({ method: 'auto' })).toEqual([]);
-    expect(errorsFor({ strategy: 'blue-green' })).toEqual([
-      expect.stringContaining('blue-green rehearsals are not built yet'),
+    expect(errorsFor({ strategy: 'export-import', 'config-password': 'x' })).toEqual([]);
+    // export-import's own needs still hold in a rehearsal.
+    expect(errorsFor({ strategy: 'export-import' })).toEqual([
+      expect.stringContaining("input 'config-password' is required when 'strategy' is export-import"),
     ]);
-    expect(errorsFor({ strategy: 'export-import', 'config-password': 'x' })).toEqual([
-      expect.stringContaining('export-import rehearsals are not built yet'),
+    expect(errorsFor({ strategy: 'blue-green' })).toEqual([
+      expect.stringContaining(
+        "input 'rehearsal' works with 'strategy' rolling-update or export-import in this version; blue-green rehearsals are not built yet",
+      ),
     ]);
   });
 

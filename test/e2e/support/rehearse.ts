@@ -11,7 +11,8 @@ import {
 import { formatInputErrors, parseInputs } from '../../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../../src/report/reporter.ts';
 import { renderRehearsal, type HistoryEntry, type RehearsalReport } from '../../../src/report/rehearsal.ts';
-import { e2eCluster, kubectlJson } from '../cluster/context.ts';
+import type { Standin } from '../../support/mdcore-standin.ts';
+import { e2eCluster, kubectl, kubectlJson } from '../cluster/context.ts';
 
 export interface Rehearsed extends RehearsalResult {
   reporter: MemoryReporter;
@@ -54,4 +55,26 @@ export async function rehearsalHistory(ns: string): Promise<HistoryEntry[]> {
     ns,
   ]);
   return JSON.parse(cm.data?.[HISTORY_KEY] ?? 'null') as HistoryEntry[];
+}
+
+/**
+ * A reporter that moves the stand-in's answered version with the rehearsal (the stand-in is not the cluster's
+ * pods): the target from the upgrade on, the baseline from the rollback on purpose on.
+ */
+export function versionFollower(standin: Standin, baseline: string, target: string): MemoryReporter {
+  class Following extends MemoryReporter {
+    override info(text: string): void {
+      if (text.startsWith('Rehearsal: upgrading staging')) standin.state.version = target;
+      if (text.startsWith('Rehearsal: rolling back on purpose')) standin.state.version = baseline;
+      super.info(text);
+    }
+  }
+  return new Following();
+}
+
+/** The fixture release's admin API key (Secret mdcore-api-key), for a stand-in that answers as its MD Core. */
+export async function fixtureApiKey(ns: string): Promise<string> {
+  const b64 = (await kubectl(['get', 'secret', 'mdcore-api-key', '-n', ns, '-o', 'jsonpath={.data.value}']))
+    .stdout;
+  return Buffer.from(b64, 'base64').toString('utf8');
 }
