@@ -35,9 +35,10 @@ export async function rehearsalStep(
   );
   await io.writeSummary(mask([renderRehearsal(report, res.reportPath), ...runs].join('\n')));
   if (!report.passed) {
+    const what = report.interrupted ? 'interrupted (job cancelled)' : 'failed';
     io.setFailed(
       mask(
-        `Rehearsal failed in the ${report.failedPhase ?? '?'} phase; staging left on ${report.leftOn}. ${report.error ?? ''}`.trim(),
+        `Rehearsal ${what} in the ${report.failedPhase ?? '?'} phase; staging left on ${report.leftOn}. ${report.error ?? ''}`.trim(),
       ),
     );
   }

@@ -98,6 +98,24 @@ describe('rehearsal step', () => {
     expect(s.failed[0]).not.toContain('s3cr3t-t0ken');
     expect(s.summary).not.toContain('s3cr3t-t0ken');
   });
+
+  it('interrupted: fails the job saying it was cancelled, not that the rehearsal failed', async () => {
+    const s = await step(
+      report({
+        passed: false,
+        interrupted: true,
+        failedPhase: 'rollback',
+        leftOn:
+          'unknown until the post step has finished the rollback to 5.19.0 (the job was cancelled during it)',
+        error: 'the rollback phase failed: the job was cancelled',
+      }),
+    );
+    expect(s.outputs.result).toBe('failed');
+    expect(s.failed).toEqual([
+      'Rehearsal interrupted (job cancelled) in the rollback phase; staging left on unknown until the post step has finished the rollback to 5.19.0 (the job was cancelled during it). the rollback phase failed: the job was cancelled',
+    ]);
+    expect(s.summary).toContain('## Rehearsal INTERRUPTED (job cancelled) in the rollback phase');
+  });
 });
 
 describe('runUpgrade with a rehearsal plan', () => {
@@ -125,6 +143,18 @@ describe('mdcore-upgrade --rehearsal', () => {
     );
     expect(code).toBe(2);
     expect(out).toContain("input 'baseline-tag' or 'baseline-from' is required when 'rehearsal' is true");
+  });
+
+  it('refuses a malformed --baseline-from before contacting anything (exit 2), naming the input and the form', async () => {
+    let out = '';
+    const code = await main(
+      ['--namespace', 'staging', '--tag', '5.20.0', '--rehearsal', '--baseline-from', 'production'],
+      { stdout: (t) => (out += t), stderr: (t) => (out += t), env: {} },
+    );
+    expect(code).toBe(2);
+    expect(out).toContain(
+      'input \'baseline-from\' "production" is not valid: it must be <context>/<namespace>/<deployment> or <namespace>/<deployment>',
+    );
   });
 });
 
