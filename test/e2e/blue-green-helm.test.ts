@@ -278,6 +278,61 @@ describe('blue-green hand-over to a helm release', () => {
     },
   );
 
+  it('green goes unready during the hold, before the hand-over: switched back to blue, the release untouched', async () => {
+    const ns = await namespace('bgh-hold');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+    const histBefore = await history(3, ns);
+    const run = await runAction(
+      {
+        namespace: ns,
+        tag: tagFor('5.20.0', 'flaky', 10),
+        strategy: 'blue-green',
+        'scale-down-delay': '60',
+        'license-key': KEY,
+      },
+      { helmMajor: 3 },
+    );
+    expect(run.outcome.result).toBe('rolled-back');
+    expect(run.outcome.error).toContain('after the switch, green has no ready endpoint behind the Service');
+    expect(run.everything).toMatch(/selects blue again: .*traffic was on green for \d+ s/);
+    expect(run.everything).not.toContain('Hand-over: helm upgrade');
+    expect(await history(3, ns)).toEqual(histBefore);
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+    await expectClean(ns);
+  });
+
+  it('rollback none: a failed hand-over is left as it is (green serving), with the commands to undo it in order', async () => {
+    const ns = await namespace('bgh-none');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+    const histBefore = await history(3, ns);
+    const run = await runAction(
+      {
+        namespace: ns,
+        tag: '5.20.0',
+        strategy: 'blue-green',
+        'scale-down-delay': '1',
+        'license-key': KEY,
+        set: sidecar(tagFor('1', 'crashloop')),
+        timeout: '60s',
+        rollback: 'none',
+      },
+      { helmMajor: 3 },
+    );
+    expect(run.outcome.result).toBe('failed');
+    expect(run.outcome.error).toContain('did not become ready');
+    // Nothing undone: the release on the failed revision, green serving behind green's selector.
+    expect(await history(3, ns)).toHaveLength(histBefore.length + 1);
+    const now = await left(ns);
+    expect(now.selector).toEqual({ app: 'md-core-green', [COLOR]: 'green' });
+    expect(now.deployments).toContain('md-core-green');
+    const steps = run.outcome.manualSteps.join('\n');
+    expect(steps).toContain(`helm rollback mdcore ${histBefore.at(-1)?.revision} -n ${ns}`);
+    expect(steps.indexOf('helm rollback')).toBeLessThan(
+      steps.indexOf(`kubectl delete deployment md-core-green -n ${ns}`),
+    );
+    expect(run.summary).toContain('kubectl delete endpointslice md-core-green-bridge');
+  });
+
   describe('stopped during the hand-over (dist main step, then its post step)', () => {
     let bundle = '';
     const given = process.env.MDCORE_E2E_DIST;
@@ -299,53 +354,64 @@ describe('blue-green hand-over to a helm release', () => {
       rmSync(bundle, { recursive: true, force: true });
     });
 
-    it('killed while the chart is awaited: the post step rolls the chart back while green serves, switches back to blue, removes green', async () => {
-      const ns = await namespace('bgh-cancel');
-      await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
-      const histBefore = await history(3, ns);
-      const helmDir = path.dirname(e2eCluster().helm3);
-      const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
-        .trim()
-        .replace(/^v/, '');
-      const r = dist.runner(
-        {
-          namespace: ns,
-          tag: '5.20.0',
-          strategy: 'blue-green',
-          'scale-down-delay': '1',
-          'license-key': KEY,
-          // The chart's new pods take 300 s: the run is cancelled while it waits for them.
-          set: sidecar(tagFor('1', 'slow', 300)),
-          timeout: '10m',
-          kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
-          'kubectl-version': '1.36.3',
-          'helm-version': helmVersion,
-        },
-        {
-          PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-        },
-      );
-      const main = dist.start('index.js', r.env, 300_000);
-      await waitFor(
-        'the hand-over wait',
-        async () => (main.output().includes('EndpointSlice md-core-green-bridge deleted') ? true : undefined),
-        { timeoutMs: 180_000, intervalMs: 100 },
-      );
-      expect((await history(3, ns)).length).toBe(histBefore.length + 1);
-      // The runner is killed (no graceful stop): the post step finishes from the journal alone.
-      main.kill('SIGKILL');
-      await main.code;
-      const post = dist.post(r);
-      expect(await post.code, post.output()).toBe(0);
-      expect(post.output()).not.toContain('::error');
-      expect(post.output()).toMatch(/traffic was on green for \d+ s/);
-      const hist = await history(3, ns);
-      expect(hist.at(-1)).toMatchObject({
-        status: 'deployed',
-        description: `Rollback to ${histBefore.at(-1)?.revision}`,
-      });
-      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
-      await expectClean(ns);
-    }, 600_000);
+    const STOPS = [
+      { signal: 'SIGTERM', how: 'cancelled: the main step itself', by: 'main' },
+      { signal: 'SIGKILL', how: 'killed: its post step, from the journal alone,', by: 'post' },
+    ] as const;
+    for (const stop of STOPS) {
+      it(`${stop.how} rolls the chart back while green serves, switches back to blue, removes green`, async () => {
+        const ns = await namespace(`bgh-${stop.signal.toLowerCase()}`);
+        await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+        const histBefore = await history(3, ns);
+        const helmDir = path.dirname(e2eCluster().helm3);
+        const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
+          .trim()
+          .replace(/^v/, '');
+        const r = dist.runner(
+          {
+            namespace: ns,
+            tag: '5.20.0',
+            strategy: 'blue-green',
+            'scale-down-delay': '1',
+            'license-key': KEY,
+            // The chart's new pods take 300 s: the run is stopped while it waits for them.
+            set: sidecar(tagFor('1', 'slow', 300)),
+            timeout: '10m',
+            kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+            'kubectl-version': '1.36.3',
+            'helm-version': helmVersion,
+          },
+          {
+            PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+          },
+        );
+        const main = dist.start('index.js', r.env, 300_000);
+        await waitFor(
+          'the hand-over wait',
+          async () =>
+            main.output().includes('EndpointSlice md-core-green-bridge deleted') ? true : undefined,
+          { timeoutMs: 180_000, intervalMs: 100 },
+        );
+        expect((await history(3, ns)).length).toBe(histBefore.length + 1);
+        main.kill(stop.signal);
+        const code = await main.code;
+        const post = dist.post(r);
+        expect(await post.code, post.output()).toBe(0);
+        expect(post.output()).not.toContain('::error');
+        const undoneBy = stop.by === 'main' ? main.output() : post.output();
+        expect(undoneBy).toMatch(/traffic was on green for \d+ s/);
+        if (stop.by === 'main') {
+          expect(code).toBe(1);
+          expect(r.outputs()).toMatchObject({ result: 'rolled-back' });
+        }
+        const hist = await history(3, ns);
+        expect(hist.at(-1)).toMatchObject({
+          status: 'deployed',
+          description: `Rollback to ${histBefore.at(-1)?.revision}`,
+        });
+        expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+        await expectClean(ns);
+      }, 600_000);
+    }
   });
 });
