@@ -3,9 +3,10 @@
 // run, on the fixture chart's default (1 replica, maxSurge 0) and on 3 replicas.
 //
 // Usage: npm run bench -- --availability [--reps 3] [--replicas 1,3] [--scale-down-delay 3] [--budget 15]
-// (or env BENCH_REPS, BENCH_AV_REPLICAS, BENCH_SCALE_DOWN_DELAY, BENCH_BUDGET_MIN);
-// `npm run bench -- --availability --render <result.json>` re-renders the tables. Writes bench/results/<date>-availability.json and .md, and the
-// table into bench/README.md (between the availability markers).
+// [--label x] (or env BENCH_REPS, BENCH_AV_REPLICAS, BENCH_SCALE_DOWN_DELAY, BENCH_BUDGET_MIN, BENCH_LABEL);
+// `npm run bench -- --availability --render <result.json>` re-renders the tables. Writes
+// bench/results/<date>-availability.json and .md, and the table into bench/README.md (between the availability
+// markers); a labelled run writes <date>-availability-<label>.json and .md and leaves the README alone.
 //
 // Both contenders run the action as `node dist/index.js` started like GitHub's runner starts it (the ours-dist
 // contender of run.ts, `method: kubectl`, dist/ copied at the start), on the same kind of installation:
@@ -212,6 +213,8 @@ function attributeSwitch(runs: AvRun[], audit: readonly AuditRequest[]): void {
 export async function main(): Promise<void> {
   const cfg = config();
   const startedAt = new Date();
+  const label = option('label', 'BENCH_LABEL');
+  const stem = `${startedAt.toISOString().slice(0, 10)}-availability${label ? `-${label}` : ''}`;
   const loadAtStart = loadAverages();
   log(`availability: config ${JSON.stringify(cfg)}; load ${loadAtStart.join(' ')}`);
   const session = await openSession('bench-av', cfg.budgetMin);
@@ -235,7 +238,7 @@ export async function main(): Promise<void> {
     if (!b.timeLeft())
       notes.push(`the time budget (${cfg.budgetMin} min) ran out: some repetitions were skipped`);
   } finally {
-    audit = await session.close(`${startedAt.toISOString().slice(0, 10)}-availability`);
+    audit = await session.close(stem);
   }
   attributeSwitch(runs, audit);
   const result: AvResult = {
@@ -245,8 +248,14 @@ export async function main(): Promise<void> {
     notes,
     runs,
   };
-  const jsonFile = resultFile(`${result.date.slice(0, 10)}-availability`);
-  await publish(jsonFile, result, renderAvailability(result, path.basename(jsonFile)), MARKERS);
+  // `--label x`: a side run, its own files, the README's tables left alone.
+  const jsonFile = resultFile(stem);
+  await publish(
+    jsonFile,
+    result,
+    renderAvailability(result, path.basename(jsonFile)),
+    label ? undefined : MARKERS,
+  );
   log(`wrote ${path.relative(process.cwd(), jsonFile)} (${result.runs.length} runs)`);
 }
 

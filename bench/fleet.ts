@@ -4,9 +4,10 @@
 // && kubectl rollout status`; each also alone in one namespace, as the baseline. Measured: wall time, API requests
 // (the audit log), peak RSS and CPU seconds of the processes (`/usr/bin/time`, children included).
 //
-// Usage: npm run bench -- --fleet [--size 20] [--reps 2] [--budget 15] (or env BENCH_FLEET_SIZE, BENCH_REPS,
-// BENCH_BUDGET_MIN); `npm run bench -- --fleet --render <result.json>` re-renders the tables. Writes
-// bench/results/<date>-fleet.json and .md, and the tables into bench/README.md (between the fleet markers).
+// Usage: npm run bench -- --fleet [--size 20] [--reps 2] [--budget 15] [--label x] (or env BENCH_FLEET_SIZE,
+// BENCH_REPS, BENCH_BUDGET_MIN, BENCH_LABEL); `npm run bench -- --fleet --render <result.json>` re-renders the
+// tables. Writes bench/results/<date>-fleet.json and .md, and the tables into bench/README.md (between the fleet
+// markers); a labelled run writes <date>-fleet-<label>.json and .md and leaves the README alone.
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import {
   log,
   openSession,
   stamp,
+  option,
   pool,
   type Bench,
   type MachineInfo,
@@ -233,6 +235,8 @@ function attribute(result: FleetResult, audit: readonly AuditRequest[]): void {
 export async function main(): Promise<void> {
   const cfg = config();
   const startedAt = new Date();
+  const label = option('label', 'BENCH_LABEL');
+  const stem = `${startedAt.toISOString().slice(0, 10)}-fleet${label ? `-${label}` : ''}`;
   const loadAtStart = loadAverages();
   log(`fleet: config ${JSON.stringify(cfg)}; load ${loadAtStart.join(' ')}`);
   const session = await openSession('bench-fleet', cfg.budgetMin);
@@ -263,12 +267,13 @@ export async function main(): Promise<void> {
     if (!b.timeLeft())
       result.notes.push(`the time budget (${cfg.budgetMin} min) ran out: some repetitions were skipped`);
   } finally {
-    audit = await session.close(`${startedAt.toISOString().slice(0, 10)}-fleet`);
+    audit = await session.close(stem);
   }
   attribute(result, audit);
   Object.assign(result, stamp(startedAt, loadAtStart, session), { date: result.date });
-  const jsonFile = resultFile(`${result.date.slice(0, 10)}-fleet`);
-  await publish(jsonFile, result, renderFleet(result, path.basename(jsonFile)), MARKERS);
+  // `--label x`: a side run, its own files, the README's tables left alone.
+  const jsonFile = resultFile(stem);
+  await publish(jsonFile, result, renderFleet(result, path.basename(jsonFile)), label ? undefined : MARKERS);
   log(`wrote ${path.relative(process.cwd(), jsonFile)} (${result.runs.length} runs)`);
 }
 
