@@ -6,13 +6,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { historyConfigMapName } from '../../src/engine/rehearsal.ts';
-import { e2eCluster, helm, kubectlJson } from './cluster/context.ts';
+import { e2eCluster, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { startStandin } from '../support/mdcore-standin.ts';
 import { configMapsData, deploymentView, IMAGE, installFixture } from './support/action.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { fixtureApiKey, rehearsalHistory, rehearse, versionFollower } from './support/rehearse.ts';
+import { bindReadmeRole, SA, tokenKubeconfig } from './support/service-account.ts';
+import { rbacBlock } from '../support/readme-blocks.ts';
 
 const namespace = useNamespaces();
 const reportDir = mkdtempSync(join(tmpdir(), 'rehearsal-routes-e2e-'));
@@ -179,6 +181,70 @@ describe('baseline-from: the baseline read from production', () => {
     // Production was only read: not a field of its Deployment moved, and no history was written there.
     expect(await deploymentStamp(prod)).toEqual(prodBefore);
     expect(Object.keys(await configMapsData(prod))).not.toContain(historyConfigMapName('md-core'));
+  });
+
+  it("README's rules are enough: staging's Role plus get on production's md-core only; without it, a clear refusal", async () => {
+    const prod = await namespace('rehearsal-prod-rbac');
+    const staging = await namespace('rehearsal-from-rbac');
+    await installFixture(prod, { replicas: 1, tag: '5.19.0' });
+    await installFixture(staging, { replicas: 1, tag: '5.19.0' });
+    await bindReadmeRole(staging, 'kubectl', ['rehearsal']);
+    const inputs = {
+      namespace: staging,
+      tag: '5.20.0',
+      'baseline-from': `${prod}/md-core`,
+      kubeconfig: await tokenKubeconfig(staging),
+    };
+    const prodBefore = await deploymentStamp(prod);
+
+    const refused = await rehearse({ ...inputs, 'rehearsal-report': join(reportDir, 'rbac-refused.json') });
+    expect(refused.report.failedPhase).toBe('baseline');
+    expect(refused.report.error).toMatch(
+      new RegExp(
+        `^the baseline phase failed: input 'baseline-from': production's Deployment ${prod}/md-core could not be read \\(.*HTTP 403.*\\); the rehearsal needs get on deployments in ${prod}\\. Nothing in the cluster was changed\\.$`,
+      ),
+    );
+    expect(refused.outcomes).toEqual([]);
+
+    // README's one rule for production, in production's namespace, bound to staging's ServiceAccount.
+    const rules = parse(rbacBlock('baseline-from')) as unknown[];
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'read-md-core', namespace: prod },
+      rules,
+    };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'read-md-core', namespace: prod },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-md-core' },
+      subjects: [{ kind: 'ServiceAccount', name: SA, namespace: staging }],
+    };
+    await kubectl(['apply', '-f', '-'], { input: [role, binding].map((d) => stringify(d)).join('---\n') });
+    const as = `--as=system:serviceaccount:${staging}:${SA}`;
+    await waitFor(
+      'the Role to reach the authorizer',
+      async () => {
+        const r = await kubectl(['auth', 'can-i', 'get', 'deployments.apps/md-core', '-n', prod, as], {
+          allowFailure: true,
+        });
+        return r.stdout.trim() === 'yes' ? true : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    // Nothing more than reading: the ServiceAccount may not change production.
+    const patch = await kubectl(['auth', 'can-i', 'patch', 'deployments.apps/md-core', '-n', prod, as], {
+      allowFailure: true,
+    });
+    expect(patch.stdout.trim()).toBe('no');
+
+    const res = await rehearse({ ...inputs, 'rehearsal-report': join(reportDir, 'rbac.json') });
+    expect(res.report.error).toBeUndefined();
+    expect(res.report.passed).toBe(true);
+    expect(res.report.baselineTag).toBe('5.19.0');
+    expect((await deploymentView(staging)).image).toBe(`${IMAGE}:5.19.0`);
+    expect(await deploymentStamp(prod)).toEqual(prodBefore);
   });
 
   it('fails the baseline phase naming the input when production cannot be read; staging untouched', async () => {
