@@ -3,16 +3,19 @@
 // licence key activates itself (refused above the count) and a pod that stops releases its activation. The
 // tests assert on that record, never on the action's own counts: the success case (activations never above
 // the licence, exactly blue's count at the peak), green never ready, the hand-over refused by the stand-in,
-// and bad inputs.
+// a cancel during the hand-over then the post step (dist/, or MDCORE_E2E_DIST), and bad inputs.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { IMAGE, runAction } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
+import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { startStandin, type PodSighting, type Standin } from '../support/mdcore-standin.ts';
 
 const namespace = useNamespaces();
+const dist = useDistRunner();
 const API_KEY = 'k-hot-backup-123456789';
 const LICENCE_KEY = 'E2E-LICENCE-7777-8888';
 const COLOR = 'mdcore-upgrade.opswat.com/color';
@@ -119,6 +122,49 @@ function inputs(ns: string, s: Standin, extra: Record<string, string> = {}): Rec
   };
 }
 
+/**
+ * Measures, from outside the action, how long the Service had no ready endpoint: its EndpointSlices read with
+ * kubectl, 250 ms between reads (at most 1200 reads), until stopped; the longest run of reads without one (from
+ * its first read to the next read that had one), so at most one read interval too long.
+ */
+function zeroEndpointsObserver(ns: string): {
+  stop: () => Promise<{ zeroMs: number; reads: number; everyMs: number }>;
+} {
+  let stopped = false;
+  const reads: { at: number; ready: number }[] = [];
+  const loop = (async () => {
+    for (let i = 0; i < 1200 && !stopped; i++) {
+      const l = await kubectlJson<{
+        items: { endpoints?: { conditions?: { ready?: boolean } }[] }[];
+      }>(['get', 'endpointslices', '-n', ns, '-l', 'kubernetes.io/service-name=md-core', '-o', 'json']);
+      const ready = l.items.flatMap((x) => x.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+      reads.push({ at: Date.now(), ready: ready.length });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      let longest = 0;
+      let from: number | undefined;
+      for (const r of reads) {
+        if (r.ready === 0) from ??= r.at;
+        else if (from !== undefined) {
+          longest = Math.max(longest, r.at - from);
+          from = undefined;
+        }
+      }
+      const span = (reads.at(-1)?.at ?? 0) - (reads[0]?.at ?? 0);
+      return {
+        zeroMs: longest,
+        reads: reads.length,
+        everyMs: Math.round(span / Math.max(1, reads.length - 1)),
+      };
+    },
+  };
+}
+
 async function serviceSelector(ns: string): Promise<Record<string, string>> {
   const out = await kubectl(['get', 'service', 'md-core', '-n', ns, '-o', 'jsonpath={.spec.selector}']);
   return JSON.parse(out.stdout) as Record<string, string>;
@@ -145,9 +191,11 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       const m = s.licence!;
       const blue = await podNames(ns, 'app=md-core');
       expect(m.inState('active')).toEqual(blue);
+      const observer = zeroEndpointsObserver(ns);
       const run = await runAction(
         inputs(ns, s, { 'verify-scan': 'true', 'config-password': 'cfg-pw-123456' }),
       );
+      const seen = await observer.stop();
       expect(run.outcome.error).toBeUndefined();
       expect(run.outcome.result).toBe('upgraded');
       const green = await podNames(ns, `${COLOR}=green`);
@@ -184,7 +232,9 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       expect(run.summary).toContain('| blue active, green backup | 2 | 2 | 0 | 2 |');
       expect(run.everything).toContain('registered, removed and registered again');
       expect(run.everything).not.toContain(LICENCE_KEY);
-      console.log(`hot-backup hand-over (blue stopped to green serving): ${handover} s`);
+      console.log(
+        `hot-backup hand-over: the action's figure ${handover} s; the Service without a ready endpoint for ${(seen.zeroMs / 1000).toFixed(2)} s (${seen.reads} reads, one every ${seen.everyMs} ms)`,
+      );
     });
   });
 
@@ -260,6 +310,46 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       expect(run.outcome.error).toMatch(/registered as hot backup .* shows no valid licence/);
       expect(await podNames(ns, 'app=md-core')).toEqual(blue);
       expect(s.licence!.inState('active')).toEqual(blue);
+    });
+  });
+
+  it('cancelled during the hand-over: the dist post step brings blue back and green goes, never above the licence', async () => {
+    const ns = await namespace('hb-cancel');
+    await fixture(ns, 2);
+    await withStandin(ns, 2, async (s) => {
+      const m = s.licence!;
+      // Every activation is answered only after 60 s: the job is cancelled while green takes over.
+      s.state.faults.push({ path: '/admin/license/activation', method: 'POST', delayMs: 60_000, times: 100 });
+      const r = dist.runner({
+        ...inputs(ns, s),
+        kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+        'kubectl-version': '1.36.3',
+      });
+      const main = dist.start('index.js', r.env);
+      await waitFor(
+        'an activation sent',
+        async () => (s.requests.some((q) => q.path === '/admin/license/activation') ? true : undefined),
+        { timeoutMs: 120_000, intervalMs: 50 },
+      );
+      expect(await blueReplicas(ns)).toBe(0);
+      main.kill('SIGTERM');
+      expect(await main.code).toBe(1);
+      const post = dist.post(r);
+      expect(await post.code, post.output()).toBe(0);
+      expect(post.output()).not.toContain('::error');
+      expect(await serviceSelector(ns)).toEqual({ app: 'md-core' });
+      expect(await blueReplicas(ns)).toBe(2);
+      expect(await podNames(ns, `${COLOR}=green`)).toEqual([]);
+      const blue = await podNames(ns, 'app=md-core');
+      expect(blue).toHaveLength(2);
+      await waitFor(
+        'blue active again',
+        async () => (m.inState('active').join() === blue.join() ? true : undefined),
+        { timeoutMs: 10_000 },
+      );
+      expect(m.peakActive).toBe(2);
+      expect(m.refusals).toEqual([]);
+      expect(m.inState('backup')).toEqual([]);
     });
   });
 
