@@ -92,6 +92,8 @@ export interface RestorePlan {
   /** Annotations someone else changed since the run wrote them: left as they set them. */
   readonly conflicts: string[];
   readonly notes: string[];
+  /** The patch puts the pause annotations back (else it only retargets, or there is none). */
+  readonly resumes: boolean;
 }
 
 /**
@@ -106,7 +108,12 @@ export function restorePlan(
   retargetTo?: string,
 ): RestorePlan {
   if (!current)
-    return { patch: undefined, conflicts: [], notes: [`ScaledObject ${pause.name} no longer exists`] };
+    return {
+      patch: undefined,
+      conflicts: [],
+      notes: [`ScaledObject ${pause.name} no longer exists`],
+      resumes: false,
+    };
   const ann = current.metadata?.annotations ?? {};
   const annotations: Record<string, string | null> = {};
   const conflicts: string[] = [];
@@ -123,15 +130,16 @@ export function restorePlan(
   const retarget =
     retargetTo !== undefined && retargetTo !== pause.target && scaledDeployment(current) === pause.target;
   if (retarget) notes.push(`now scales Deployment ${retargetTo} (was ${pause.target}, left at 0 replicas)`);
-  if (Object.keys(annotations).length === 0 && !retarget) return { patch: undefined, conflicts, notes };
+  const resumes = Object.keys(annotations).length > 0;
+  if (!resumes && !retarget) return { patch: undefined, conflicts, notes, resumes };
   const patch = {
     metadata: {
       ...(current.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
-      ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+      ...(resumes ? { annotations } : {}),
     },
     ...(retarget ? { spec: { scaleTargetRef: { name: retargetTo } } } : {}),
   };
-  return { patch, conflicts, notes };
+  return { patch, conflicts, notes, resumes };
 }
 
 /**
@@ -185,11 +193,17 @@ export async function resumeKeda(
           list.find((so) => so.metadata?.name === e.name),
           retargetTo,
         );
+        if (plan.patch) await kube.patchScaledObject(j.namespace, e.name, plan.patch);
+        // Counted once the patch went through: a retry after a 409 decides again.
         for (const c of plan.conflicts)
           problems.push(`ScaledObject ${e.name}: changed by someone else: ${c}`);
-        if (plan.patch) await kube.patchScaledObject(j.namespace, e.name, plan.patch);
-        const what = plan.patch ? `restored (${describePause(e.before)})` : 'already as before the run';
-        detail(`ScaledObject ${e.name}: ${[what, ...plan.notes].join('; ')}`);
+        const what = plan.resumes
+          ? [`restored (${describePause(e.before)})`]
+          : plan.patch || plan.conflicts.length > 0
+            ? []
+            : ['already as before the run'];
+        if (what.length + plan.notes.length > 0)
+          detail(`ScaledObject ${e.name}: ${[...what, ...plan.notes].join('; ')}`);
         break;
       } catch (err) {
         if (err instanceof KubeError && err.status === 409 && attempt < 3) continue;

@@ -1,12 +1,21 @@
 // KEDA on the real embedded cluster: ScaledObjects (a bare CRD, no KEDA operator) that scale md-core are paused
 // while a run changes it, seen by the test during the wait, and put back exactly afterwards: after a rolling
-// update (helm route) and a blue-green switch (retargeted to green), and after failed runs of both. The CRD
-// lives only while this file runs, so no other file sees it; without it the run says KEDA is not installed.
+// update (helm route) and a blue-green switch (retargeted to green), after failed runs of both, with
+// `rollback: none`, with README's Role (and without its KEDA rule: refused), and by the post step after the
+// main step was killed. The CRD lives only while this file runs, so no other file sees it; without it the
+// run says KEDA is not installed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
+import { REPO_ROOT } from './cluster/harness.ts';
 import { tagFor } from './cluster/stages.ts';
 import { installFixture, runAction, type ActionRun } from './support/action.ts';
+import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { plainMdCore } from './support/plain-deployment.ts';
 import { bindReadmeRole, readmeRole, SA, tokenKubeconfig } from './support/service-account.ts';
@@ -68,7 +77,11 @@ async function runWatchingPause(
  * A run whose new version never gets ready, on one replica: paused at "1" while it waits, rolled back, and the
  * ScaledObject afterwards exactly as before, still on md-core.
  */
-async function failedRunPutsBack(ns: string, inputs: Record<string, string>): Promise<ActionRun> {
+async function failedRunPutsBack(
+  ns: string,
+  inputs: Record<string, string>,
+  result: 'rolled-back' | 'failed' = 'rolled-back',
+): Promise<ActionRun> {
   await scaledObject(ns, 'md-core', 'md-core', { team: 'scan' });
   const before = await readSo(ns, 'md-core');
   const { run, seen } = await runWatchingPause(ns, 'md-core', {
@@ -77,7 +90,7 @@ async function failedRunPutsBack(ns: string, inputs: Record<string, string>): Pr
     ...inputs,
   });
   expect(seen).toBe('1');
-  expect(run.outcome.result, run.outcome.error).toBe('rolled-back');
+  expect(run.outcome.result, run.outcome.error).toBe(result);
   const after = await readSo(ns, 'md-core');
   expect(after.metadata.annotations).toEqual(before.metadata.annotations);
   expect(after.spec.scaleTargetRef.name).toBe('md-core');
@@ -197,6 +210,20 @@ describe('with the ScaledObject CRD', () => {
     expect(run.everything).toContain('Deployment md-core-green deleted');
   });
 
+  it('rollback: none leaves the failed upgrade for a person, but not the pause', async () => {
+    const ns = await namespace('keda-leave');
+    await plainMdCore(ns, 1);
+    const run = await failedRunPutsBack(
+      ns,
+      { strategy: 'blue-green', timeout: '12s', rollback: 'none' },
+      'failed',
+    );
+    // Green is left (the manual steps say how to remove it); KEDA's commands are not among them any more.
+    expect(run.outcome.manualSteps.join('\n')).toContain('kubectl delete deployment md-core-green');
+    expect(run.outcome.manualSteps.join('\n')).not.toContain('scaledobject');
+    expect(run.outcome.steps.find((s) => s.id === 'keda-restore')?.status).toBe('ok');
+  });
+
   it("README's Role: without the KEDA rule preflight names what is missing; with it the run pauses and puts back", async () => {
     const ns = await namespace('keda-rbac');
     await plainMdCore(ns, 1);
@@ -240,5 +267,68 @@ describe('with the ScaledObject CRD', () => {
     const after = await readSo(ns, 'md-core');
     expect(after.metadata.annotations ?? {}).toEqual(before.metadata.annotations ?? {});
     expect(after.spec.scaleTargetRef.name).toBe('md-core-green');
+  });
+
+  describe('main step killed (dist), then its post step', () => {
+    const dist = useDistRunner();
+    let bundle = '';
+    beforeAll(() => {
+      // The action as GitHub runs it, built from the current sources into a temporary directory (unless a
+      // bundle of the current sources is given), for the main and the post step alike.
+      if (process.env.MDCORE_E2E_DIST) return;
+      bundle = mkdtempSync(path.join(tmpdir(), 'mdcore-keda-dist-'));
+      execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.ts'), bundle], {
+        cwd: REPO_ROOT,
+        stdio: 'ignore',
+        timeout: 300_000,
+      });
+      process.env.MDCORE_E2E_DIST = bundle;
+    }, 320_000);
+    afterAll(() => {
+      if (!bundle) return;
+      delete process.env.MDCORE_E2E_DIST;
+      rmSync(bundle, { recursive: true, force: true });
+    });
+
+    it('killed while green is awaited: the post step removes green and puts KEDA back', async () => {
+      const ns = await namespace('keda-kill');
+      await plainMdCore(ns, 1);
+      await scaledObject(ns, 'md-core', 'md-core', { team: 'scan' });
+      const before = await readSo(ns, 'md-core');
+      const r = dist.runner({
+        namespace: ns,
+        tag: tagFor('5.20.0', 'slow', 300),
+        strategy: 'blue-green',
+        timeout: '10m',
+        kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+        'kubectl-version': '1.36.3',
+      });
+      const main = dist.start('index.js', r.env, 300_000);
+      await waitFor(
+        'green awaited with KEDA paused',
+        async () =>
+          main.output().includes('Service md-core-green-preview created') &&
+          (await readSo(ns, 'md-core')).metadata.annotations?.[PAUSED_REPLICAS] === '1'
+            ? true
+            : undefined,
+        { timeoutMs: 120_000, intervalMs: 200 },
+      );
+      // A runner that dies: no clean-up of its own, the post step has only the journal.
+      main.kill('SIGKILL');
+      await main.code;
+      expect((await readSo(ns, 'md-core')).metadata.annotations?.[PAUSED_REPLICAS]).toBe('1');
+      const post = dist.post(r);
+      expect(await post.code, post.output()).toBe(0);
+      const after = await readSo(ns, 'md-core');
+      expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+      expect(after.spec.scaleTargetRef.name).toBe('md-core');
+      const deployments = await kubectlJson<{ items: { metadata: { name: string } }[] }>([
+        'get',
+        'deployments',
+        '-n',
+        ns,
+      ]);
+      expect(deployments.items.map((d) => d.metadata.name)).toEqual(['md-core']);
+    });
   });
 });

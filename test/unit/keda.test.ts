@@ -148,6 +148,7 @@ describe('putting a ScaledObject back', () => {
       patch: { metadata: { resourceVersion: '77', annotations: { [PAUSED_REPLICAS]: null } } },
       conflicts: [],
       notes: [],
+      resumes: true,
     });
   });
 
@@ -176,6 +177,7 @@ describe('putting a ScaledObject back', () => {
       patch: undefined,
       conflicts: [],
       notes: [],
+      resumes: false,
     });
   });
 
@@ -191,6 +193,7 @@ describe('putting a ScaledObject back', () => {
       patch: undefined,
       conflicts: [],
       notes: ['ScaledObject md-core-scaler no longer exists'],
+      resumes: false,
     });
   });
 
@@ -395,6 +398,41 @@ describe('the steps', () => {
     expect((err as Error).message).toContain('was changed by someone else since the plan: not paused');
     expect(journal.data.keda).toEqual([]);
     expect(journal.mutated).toBe(false);
+  });
+
+  it("someone else's value is reported once, also when the retarget patch is retried after a 409", async () => {
+    const bg = {
+      blue: 'md-core',
+      green: 'md-core-green',
+      preview: 'md-core-green-preview',
+      service: 'md-core',
+      blueSelector: { app: 'md-core' },
+      greenSelector: { app: 'md-core-green' },
+      blueReplicas: 3,
+      greenCreated: true,
+      previewCreated: true,
+      switched: true,
+      blueScaled: true,
+    };
+    const m = memoryKube([so('md-core-scaler', { name: 'md-core' }, { [PAUSED_REPLICAS]: '9' })], {
+      conflicts: 1,
+    });
+    const details: string[] = [];
+    const problems = await resumeKeda(
+      journalData({ phase: 'done', blueGreen: bg, keda: [ours] }),
+      m.kube,
+      (t) => details.push(t),
+    );
+    expect(m.patches.map((p) => p.body)).toEqual([
+      { metadata: { resourceVersion: '10' }, spec: { scaleTargetRef: { name: 'md-core-green' } } },
+      { metadata: { resourceVersion: '10' }, spec: { scaleTargetRef: { name: 'md-core-green' } } },
+    ]);
+    expect(problems).toEqual([
+      `ScaledObject md-core-scaler: changed by someone else: ${PAUSED_REPLICAS} (this run wrote "3", it now holds "9": left as it is)`,
+    ]);
+    expect(details).toEqual([
+      'ScaledObject md-core-scaler: now scales Deployment md-core-green (was md-core, left at 0 replicas)',
+    ]);
   });
 
   it('a restore retries a conflicting write (bounded) and reports what it could not do', async () => {
