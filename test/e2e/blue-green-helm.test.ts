@@ -16,6 +16,7 @@ import { deploymentView, IMAGE, installFixture, runAction } from './support/acti
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { podIps } from './support/pods.ts';
+import { bindReadmeRole, tokenKubeconfig } from './support/service-account.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 
 const namespace = useNamespaces();
@@ -204,6 +205,27 @@ describe('blue-green hand-over to a helm release', () => {
       expect(run.everything).toContain("active: blue (Deployment md-core, the chart's, now at");
     },
   );
+
+  it("with only README's helm Role and its blue-green-helm rules: the hand-over runs through", async () => {
+    const ns = await namespace('bgh-rbac');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+    await bindReadmeRole(ns, 'helm', ['blue-green-helm']);
+    const run = await runAction(
+      {
+        namespace: ns,
+        tag: '5.20.0',
+        strategy: 'blue-green',
+        'scale-down-delay': '0',
+        'license-key': KEY,
+        kubeconfig: await tokenKubeconfig(ns),
+      },
+      { helmMajor: 3 },
+    );
+    expect(run.outcome.error).toBeUndefined();
+    expect(run.outcome.result).toBe('upgraded');
+    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
+    await expectClean(ns);
+  });
 
   it('green never ready: the helm release is untouched, nothing is left, the job fails', async () => {
     const ns = await namespace('bgh-never');
