@@ -198,8 +198,10 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
       why: "MIGRATE_HISTORY free-space check: df and psql in the database's pod",
     });
   }
-  if (plan.strategy === 'blue-green' || plan.strategy === 'blue-green-hot-backup')
-    rules.push(...(helm ? handOverRules(plan) : blueGreenRules(plan)));
+  // Blue-green-hot-backup refuses helm-managed Deployments: only blue-green hands over to a helm release.
+  if (plan.strategy === 'blue-green' && helm) rules.push(...handOverRules(plan));
+  else if ((plan.strategy === 'blue-green' || plan.strategy === 'blue-green-hot-backup') && !helm)
+    rules.push(...blueGreenRules(plan));
   if (plan.strategy === 'blue-green-hot-backup' && plan.licenseKey === undefined)
     rules.push({
       apiGroup: '',
