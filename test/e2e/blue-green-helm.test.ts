@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kube } from '../../src/cluster/kube.ts';
 import { TAG_ANNOTATION } from '../../src/plan/db-name.ts';
 import { REPO_ROOT } from './cluster/harness.ts';
-import { e2eCluster, helm, kubectlJson, waitFor } from './cluster/context.ts';
+import { e2eCluster, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
 import { useDistRunner } from './support/dist-runner.ts';
@@ -225,6 +225,48 @@ describe('blue-green hand-over to a helm release', () => {
     expect(run.outcome.result).toBe('upgraded');
     expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.20.0`);
     await expectClean(ns);
+  });
+
+  it('dry run: the green plan and the helm upgrade are planned (every helm guard), nothing is changed', async () => {
+    const ns = await namespace('bgh-dry');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+    const histBefore = await history(3, ns);
+    const run = await runAction(
+      { namespace: ns, tag: '5.20.0', strategy: 'blue-green', 'dry-run': 'true', 'license-key': KEY },
+      { helmMajor: 3 },
+    );
+    expect(run.outcome.result).toBe('dry-run');
+    expect(run.everything).toContain(
+      "after 60 s the chart's Deployment md-core is upgraded by helm while green serves",
+    );
+    expect(run.everything).toContain('Secret mdcore-license-key stays as it is');
+    expect(run.everything).toMatch(/planned: helm upgrade mdcore /);
+    expect(await history(3, ns)).toEqual(histBefore);
+    expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
+  });
+
+  it("the helm route's license-key guard refuses the hand-over before any change", async () => {
+    const ns = await namespace('bgh-lic');
+    // Installed without a key (the chart renders its placeholder), the key then set on the Secret directly:
+    // a helm upgrade without 'license-key' would put the placeholder back.
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: null });
+    await kubectl([
+      'patch',
+      'secret',
+      'mdcore-license-key',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ data: { value: Buffer.from(KEY).toString('base64') } }),
+    ]);
+    const histBefore = await history(3, ns);
+    const run = await runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green' }, { helmMajor: 3 });
+    expect(run.outcome.result).toBe('failed');
+    expect(run.outcome.error).toContain("overwrite Secret mdcore-license-key with the chart's placeholder");
+    expect(run.outcome.error).toContain('Nothing in the cluster was changed');
+    expect(await history(3, ns)).toEqual(histBefore);
+    expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
   });
 
   it('green never ready: the helm release is untouched, nothing is left, the job fails', async () => {
