@@ -442,7 +442,8 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
             : major === 3
               ? ['--wait']
               : ['--wait=watcher'];
-        const p = await runProc(
+        const p = await runMeasured(
+          spec,
           helmBinary(env, major),
           [
             'upgrade',
