@@ -14,8 +14,9 @@ import type { Facts, Step, Strategy } from '../engine/step.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import type { Target } from '../engine/target.ts';
 import { fillGreenUrl } from '../plan/green-url.ts';
-import { pause } from '../steps/blue-green.ts';
+import { greenName, pause } from '../steps/blue-green.ts';
 import { describeApiError, importConfig, smokeScan, versionMatches } from '../steps/core-api.ts';
+import { kedaSteps } from '../steps/keda.ts';
 import {
   activateWithRetry,
   activationPhases,
@@ -65,6 +66,11 @@ interface HotCarry extends BlueGreenCarry {
 
 export const blueGreenHotBackup: Strategy = (plan, facts) => {
   const carry: HotCarry = newCarry();
+  // KEDA held at blue's count (and green's, for a ScaledObject already aimed at green), as blue-green does.
+  const keda = kedaSteps(facts, (ctx) => [
+    { name: ctx.target.deployment, replicas: ctx.state.replicas },
+    { name: greenName(ctx.target.deployment).name, replicas: plan.greenReplicas ?? ctx.state.replicas },
+  ]);
   const onGreen = (step: Step): Step => ({
     ...step,
     run: (ctx, h) => step.run({ ...ctx, target: greenTarget(ctx, carry) }, h),
@@ -83,8 +89,10 @@ export const blueGreenHotBackup: Strategy = (plan, facts) => {
       planHotBackup(facts, carry),
       ...(usesApi(plan) ? [connectApi(carry, false)] : []),
       ...(plan.configPassword ? [exportConfiguration(carry)] : []),
+      ...keda.checks,
     ],
     changes: [
+      ...keda.changes,
       createGreen(carry),
       registerGreen(carry),
       ...(plan.configPassword ? [importIntoGreen(carry)] : []),
@@ -94,7 +102,7 @@ export const blueGreenHotBackup: Strategy = (plan, facts) => {
       measureHandover(carry),
       ...(usesApi(plan) ? [verifyServingPath(carry)] : []),
     ],
-    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry), reportActivations(carry)],
+    wrapUp: [onGreen(recordUpgrade(facts)), reportColors(carry), reportActivations(carry), ...keda.wrapUp],
     close: async () => carry.api?.close(),
   };
 };
