@@ -157,12 +157,32 @@ export class Kube {
     return kubeconfigForTools(this.kc.exportConfig());
   }
 
+  /** The API server has answered a request of this client (an HTTP error other than 401 counts). */
+  private answered = false;
+  get reachedServer(): boolean {
+    return this.answered;
+  }
+
+  /**
+   * Every request goes through here. Until the server has answered once, a failure is described as a failed
+   * connection (which server, why, what to do next): the first real read doubles as the connection check.
+   */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     requestsSent++;
     try {
-      return await fn();
+      const r = await fn();
+      this.answered = true;
+      return r;
     } catch (err) {
       const status = statusOf(err);
+      if (status !== undefined && status !== 401) this.answered = true;
+      if (!this.answered) {
+        const where = {
+          server: this.kc.getCurrentCluster()?.server ?? '(no server)',
+          context: this.kc.getCurrentContext(),
+        };
+        throw new KubeError(describeConnectFailure(err, where), status);
+      }
       throw new KubeError(`${what}: ${status ? `HTTP ${status}: ` : ''}${messageOf(err)}`, status);
     }
   }
@@ -174,21 +194,6 @@ export class Kube {
     } catch (err) {
       if (err instanceof KubeError && err.status === 404) return undefined;
       throw err;
-    }
-  }
-
-  /** The first request of a run: when it fails, the error says which server, why, and what to do next. */
-  async serverVersion(): Promise<string> {
-    const api = this.kc.makeApiClient(this.lib.VersionApi);
-    requestsSent++;
-    try {
-      return (await api.getCode()).gitVersion;
-    } catch (err) {
-      const where = {
-        server: this.kc.getCurrentCluster()?.server ?? '(no server)',
-        context: this.kc.getCurrentContext(),
-      };
-      throw new KubeError(describeConnectFailure(err, where), statusOf(err));
     }
   }
 

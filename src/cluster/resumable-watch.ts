@@ -4,6 +4,12 @@ import type { Kube, WatchHandle } from './kube.ts';
 
 export type WatchKind = 'deployments' | 'replicasets' | 'pods';
 
+/** A list and the resourceVersion it was read at: where a watch of the same kind and selector can start. */
+export interface Listed {
+  readonly items: Record<string, unknown>[];
+  readonly resourceVersion: string;
+}
+
 export interface WatchSelector {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;

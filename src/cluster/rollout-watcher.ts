@@ -5,6 +5,7 @@ import type { V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node'
 import type { Kube } from './kube.ts';
 import {
   startResumableWatch,
+  type Listed,
   type ResumePolicy,
   type ResumableWatch,
   type WatchKind,
@@ -31,6 +32,12 @@ export interface WaitOptions {
   readonly imagePullGraceMs?: number;
   /** Error bounds and backoff of the watches (defaults in resumable-watch.ts). */
   readonly watchPolicy?: Partial<ResumePolicy>;
+  /**
+   * Lists already read (same namespace and selectors as the watches): each of these kinds is watched from its
+   * resourceVersion instead of being listed again. The Deployment's must have been read after the change (a
+   * watch from an older point would replay to it, but until then the old, complete state is what it holds).
+   */
+  readonly start?: Partial<Record<WatchKind, Listed>>;
 }
 
 export interface WaitResult {
@@ -183,9 +190,17 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
     }
     options.signal?.addEventListener('abort', onAbort);
 
-    // Each watch lists first (retried like any watch error, so an API server that is away just then is
-    // waited for); the verdict needs all three lists.
+    // Each watch lists first unless its list was given (retried like any watch error, so an API server that
+    // is away just then is waited for); the verdict needs all three lists.
     const listed = new Set<WatchKind>();
+    for (const k of KINDS) {
+      const given = options.start?.[k];
+      if (given) {
+        items[k] = new Map(given.items.map((o) => [nameOf(o), o]));
+        listed.add(k);
+      }
+    }
+    allListed = listed.size === KINDS.length;
     for (const k of KINDS) {
       watches.push(
         startResumableWatch({
@@ -193,7 +208,7 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
           kind: k,
           namespace: options.namespace,
           selector: selectors[k],
-          resourceVersion: '',
+          resourceVersion: options.start?.[k]?.resourceVersion ?? '',
           ...(options.watchPolicy ? { policy: options.watchPolicy } : {}),
           onList: (list) => {
             items[k] = new Map(list.map((o) => [nameOf(o), o]));
@@ -210,5 +225,6 @@ export function waitForRollout(kube: Kube, options: WaitOptions): Promise<WaitRe
         }),
       );
     }
+    evaluate();
   });
 }

@@ -1,6 +1,7 @@
 // What every step receives: the plan, the effects (cluster, tools, reporter) and the run's shared records.
 import type { V1ConfigMap, V1Container, V1Deployment } from '@kubernetes/client-node';
 import type { Kube } from '../cluster/kube.ts';
+import type { Listed } from '../cluster/resumable-watch.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Reporter } from '../report/reporter.ts';
 import type { Journal } from './journal.ts';
@@ -31,6 +32,8 @@ export interface ClusterState {
   readonly helmRelease: string | undefined;
   /** The cluster serves KEDA's ScaledObjects (asked only by strategies that pause KEDA: steps/keda.ts). */
   readonly kedaServed?: boolean | undefined;
+  /** Preflight's lists of the Deployment's ReplicaSets and pods (by `selector`): the wait watches on from them. */
+  readonly lists?: Readonly<Record<'replicasets' | 'pods', Listed>> | undefined;
 }
 
 export interface RunContext {

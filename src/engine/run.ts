@@ -84,13 +84,19 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
   let route: Route<unknown> | undefined;
   try {
     // ---- facts: nothing in the cluster changes ----
-    const kube = await timeline.step('connect', 'Connect to the cluster', async (h) => {
+    const { kube, firstRead } = await timeline.step('connect', 'Connect to the cluster', async (h) => {
       const k = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
       maskKubeconfig(k, reporter);
+      // No request of its own: preflight's read of the Deployment is sent now and proves the connection
+      // (an answer such as 403 or 404 is preflight's to judge).
+      const read = k.getDeployment(plan.namespace, plan.deployment);
+      await read.catch((err: unknown) => {
+        if (!k.reachedServer) throw err;
+      });
       h.detail(
-        `Kubernetes ${await k.serverVersion()} at ${k.kc.getCurrentCluster()?.server ?? '?'} (context ${k.kc.getCurrentContext()})`,
+        `the API server at ${k.kc.getCurrentCluster()?.server ?? '?'} answers (context ${k.kc.getCurrentContext()})`,
       );
-      return k;
+      return { kube: k, firstRead: read };
     });
     const kubeconfigFile = join(workDir, 'kubeconfig');
     writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
@@ -98,7 +104,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     const state: ClusterState = await timeline.step(
       'preflight',
       'Preflight checks (nothing changed yet)',
-      (h) => preflight(kube, plan, h),
+      (h) => preflight(kube, plan, h, firstRead),
     );
     const target: Target = userTarget(plan, state.selector);
     // Before anything could change, and before "unchanged" is decided: another run may be mid-change.

@@ -1,9 +1,8 @@
-// The kubectl route: one change to the md-core container (never a wildcard), so exactly one new revision.
+// The kubectl route's change: one patch of the md-core container (never a wildcard), so exactly one new revision.
 import type { EnvPlan } from '../cluster/effective-env.ts';
-import { checkCancelled, kubectlArgsFor, type RunContext } from '../engine/context.ts';
+import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 import { targetImage, waitSeconds } from '../plan/plan.ts';
-import { runTool } from '../tools/exec.ts';
 import { migrationStartupProbe } from './migrate-history.ts';
 import { rollingSettings } from './rolling-settings.ts';
 
@@ -52,67 +51,32 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
   journal.update({ phase: 'changing', templateChanged: true, targetImage: to });
 
   checkCancelled(ctx, 'changing the image');
-  if (envPlan.containerEnv || Object.keys(fields).length > 0 || Object.keys(extras).length > 0) {
-    // Image, env and deployment fields in one strategic-merge patch: still one new revision.
-    const patch = {
-      metadata: { annotations: { [CHANGE_CAUSE]: cause } },
-      spec: {
-        ...fields,
-        template: {
-          spec: {
-            containers: [
-              {
-                name: ctx.target.container,
-                image: to,
-                ...(envPlan.containerEnv ? { env: envPlan.containerEnv } : {}),
-                ...extras,
-              },
-            ],
-          },
+  // Image, change-cause, env and deployment fields in one strategic-merge patch: one new revision, and the
+  // cause labels only it (the controller copies the Deployment's annotations to the ReplicaSet it creates).
+  // The API client sends it (one request; kubectl would first discover the API and read the Deployment);
+  // kubectl, checked before any change, makes the undo after a failure.
+  const patch = {
+    metadata: { annotations: { [CHANGE_CAUSE]: cause } },
+    spec: {
+      ...fields,
+      template: {
+        spec: {
+          containers: [
+            {
+              name: ctx.target.container,
+              image: to,
+              ...(envPlan.containerEnv ? { env: envPlan.containerEnv } : {}),
+              ...extras,
+            },
+          ],
         },
       },
-    };
-    await runTool(
-      ctx.reporter,
-      ctx.kubectl,
-      kubectlArgsFor(
-        ctx,
-        'patch',
-        `deployment/${ctx.target.deployment}`,
-        '--type=strategic',
-        '-p',
-        JSON.stringify(patch),
-      ),
-      { announce: true },
-    );
-  } else {
-    // OPSWAT's documented command. The change-cause follows it: annotating first would also label the
-    // revision that is current now (the controller copies Deployment annotations to the current ReplicaSet).
-    await runTool(
-      ctx.reporter,
-      ctx.kubectl,
-      kubectlArgsFor(
-        ctx,
-        'set',
-        'image',
-        `deployment/${ctx.target.deployment}`,
-        `${ctx.target.container}=${to}`,
-      ),
-      { announce: true },
-    );
-    // The image change is made: the cosmetic cause follows even when a cancel arrives in between.
-    await runTool(
-      ctx.reporter,
-      ctx.kubectl,
-      kubectlArgsFor(
-        ctx,
-        'annotate',
-        `deployment/${ctx.target.deployment}`,
-        `${CHANGE_CAUSE}=${cause}`,
-        '--overwrite',
-      ),
-      { announce: true },
-    );
-  }
+    },
+  };
+  const { namespace, deployment } = ctx.target;
+  ctx.reporter.info(
+    `patching deployment/${deployment} in ${namespace} (strategic merge, as kubectl patch --type=strategic): ${ctx.target.container} → ${to}`,
+  );
+  await ctx.kube.patchDeployment(namespace, deployment, patch);
   step.detail(`${ctx.target.container}: ${state.image} → ${to}`);
 }

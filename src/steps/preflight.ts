@@ -1,7 +1,7 @@
 // Preflight: everything is read and checked before anything is changed. Any problem here ends the run with
 // "nothing was changed".
 import { podSelector } from '../cluster/selector.ts';
-import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { referencedConfigMaps } from '../cluster/effective-env.ts';
 import { KubeError, SCALED_OBJECTS, type AccessCheck, type Kube } from '../cluster/kube.ts';
 import { describeLease } from '../cluster/lease.ts';
@@ -75,16 +75,27 @@ function accessRefusal(ns: string, route: string, missing: readonly AccessCheck[
   );
 }
 
-export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promise<ClusterState> {
+/** `deploymentRead`: the read of the Deployment when the caller has already sent it (the connection check). */
+export async function preflight(
+  kube: Kube,
+  plan: Plan,
+  step: StepHandle,
+  deploymentRead?: Promise<V1Deployment | undefined>,
+): Promise<ClusterState> {
   const ns = plan.namespace;
-  if (!(await kube.namespaceExists(ns))) {
-    throw new PreflightError(
-      `Namespace "${ns}" does not exist in this cluster. Check the 'namespace' input and the kubeconfig context.`,
-    );
-  }
-  const dep = await kube.getDeployment(ns, plan.deployment).catch(async (err: unknown) => {
+  // The namespace is read only when the Deployment cannot be: a missing namespace then gets its own message.
+  const noNamespace = async (): Promise<void> => {
+    if (!(await kube.namespaceExists(ns))) {
+      throw new PreflightError(
+        `Namespace "${ns}" does not exist in this cluster. Check the 'namespace' input and the kubeconfig context.`,
+      );
+    }
+  };
+  const read = deploymentRead ?? kube.getDeployment(ns, plan.deployment);
+  const dep = await read.catch(async (err: unknown) => {
     // Without the Deployment neither the route nor its ConfigMaps are known: name the read that is missing.
     if (err instanceof KubeError && err.status === 403) {
+      await noNamespace();
       const routes: RouteName[] = plan.method === 'auto' ? ['kubectl', 'helm'] : [plan.method];
       const reads = routes.flatMap((r) =>
         requiredAccess(plan, [], r).filter(
@@ -97,6 +108,7 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     throw err;
   });
   if (!dep) {
+    await noNamespace();
     throw new PreflightError(
       `Deployment "${plan.deployment}" was not found in namespace "${ns}". Check the 'deployment' input (the OPSWAT chart names it md-core).`,
     );
@@ -125,10 +137,13 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     );
 
   const selector = podSelector(dep);
-  const [replicaSets, pods] = await Promise.all([
-    kube.listReplicaSets(ns, selector),
-    kube.listPods(ns, selector),
+  // Listed with their resourceVersions: the wait for the rollout watches from here instead of listing again.
+  const [rsList, podList] = await Promise.all([
+    kube.listForWatch('replicasets', ns, { labelSelector: selector }),
+    kube.listForWatch('pods', ns, { labelSelector: selector }),
   ]);
+  const replicaSets = rsList.items as V1ReplicaSet[];
+  const pods = podList.items as V1Pod[];
   const current = rolloutVerdict({ deployment: dep, replicaSets, pods });
   if (dep.spec?.paused) {
     throw new PreflightError(
@@ -183,5 +198,6 @@ export async function preflight(kube: Kube, plan: Plan, step: StepHandle): Promi
     configMaps,
     helmRelease,
     kedaServed,
+    lists: { replicasets: rsList, pods: podList },
   };
 }

@@ -52,21 +52,36 @@ export function toolCheckError(
   );
 }
 
-/** `kubectl get deployment/<name> -o name` through the file the later kubectl calls use. */
+/**
+ * `kubectl get --raw` of the Deployment through the file the later kubectl calls use: one request (a plain
+ * `kubectl get deployment/<name>` would first discover the API, two more requests).
+ */
 export async function checkKubectl(deps: ToolCheckDeps, kubectl: string, step: StepHandle): Promise<void> {
   const { target, reporter } = deps;
-  const args = kubectlArgsFor(deps, 'get', `deployment/${target.deployment}`, '-o', 'name');
+  const path = `/apis/apps/v1/namespaces/${target.namespace}/deployments/${target.deployment}`;
+  const args = kubectlArgsFor(deps, 'get', '--raw', path);
   const shown = reporter.mask(formatCommand('kubectl', args));
   const r = await runTool(reporter, kubectl, args, { allowFailure: true });
   if (r.exitCode !== 0) throw toolCheckError('kubectl', shown, r, (t) => reporter.mask(t));
-  const name = r.stdout.trim();
+  const seen = seenObject(r.stdout);
   // The API client read this Deployment moments ago: anything else means kubectl talks to another cluster.
-  if (name !== `deployment.apps/${target.deployment}`) {
+  if (seen !== `${target.namespace}/${target.deployment}`) {
     throw new Error(
-      `kubectl does not see Deployment ${target.namespace}/${target.deployment} that the API client read (\`${shown}\` printed "${reporter.mask(name.slice(0, 120))}"): the two talk to different clusters or namespaces. Nothing in the cluster was changed.`,
+      `kubectl does not see Deployment ${target.namespace}/${target.deployment} that the API client read (\`${shown}\` printed "${reporter.mask(r.stdout.trim().slice(0, 120))}"): the two talk to different clusters or namespaces. Nothing in the cluster was changed.`,
     );
   }
-  step.detail(`kubectl reads the cluster with the run's credentials (${name})`);
+  step.detail(`kubectl reads the cluster with the run's credentials (deployment.apps/${target.deployment})`);
+}
+
+/** `namespace/name` of the object a raw GET printed, or '' when it printed something else. */
+function seenObject(stdout: string): string {
+  try {
+    const o = JSON.parse(stdout) as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
+    if (o.kind !== 'Deployment') return '';
+    return `${String(o.metadata?.namespace)}/${String(o.metadata?.name)}`;
+  } catch {
+    return '';
+  }
 }
 
 function goRegexpLiteral(text: string): string {

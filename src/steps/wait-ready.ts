@@ -1,5 +1,5 @@
 // Waits for the rollout with the watcher and reports progress as pods turn ready ("2/5 ready").
-import { waitForRollout, type WaitResult } from '../cluster/rollout-watcher.ts';
+import { waitForRollout, type WaitOptions, type WaitResult } from '../cluster/rollout-watcher.ts';
 import type { RunContext } from '../engine/context.ts';
 import type { StepHandle } from '../engine/timeline.ts';
 
@@ -7,6 +7,7 @@ export async function waitReady(
   ctx: Pick<RunContext, 'kube' | 'plan' | 'target' | 'signal'>,
   step: StepHandle,
   timeoutSeconds: number,
+  start?: WaitOptions['start'],
 ): Promise<WaitResult> {
   const res = await waitForRollout(ctx.kube, {
     namespace: ctx.target.namespace,
@@ -15,6 +16,7 @@ export async function waitReady(
     timeoutMs: timeoutSeconds * 1000,
     imagePullGraceMs: ctx.plan.imagePullGraceSeconds * 1000,
     ...(ctx.signal ? { signal: ctx.signal } : {}),
+    ...(start ? { start } : {}),
     onProgress: (v) => {
       if (v.state !== 'progressing') return;
       step.detail(v.message);

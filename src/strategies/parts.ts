@@ -1,6 +1,8 @@
 // The steps strategies are built from. Each factory returns one Step acting on ctx.target; what one step hands
 // to a later one (the prepared change, the API session, the export, the wait's result) travels in a Carry
 // that the strategy creates for its run.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Listed, WatchKind } from '../cluster/resumable-watch.ts';
 import type { WaitResult } from '../cluster/rollout-watcher.ts';
 import { revisionOf } from '../cluster/verdict.ts';
 import { checkCancelled, type RunContext } from '../engine/context.ts';
@@ -38,6 +40,8 @@ export interface Carry {
   api?: ApiSession | undefined;
   exported?: ExportRecord | undefined;
   wait?: WaitResult | undefined;
+  /** The Deployment as read right after the change: the wait's watch on it starts there. */
+  changed?: V1Deployment | undefined;
 }
 
 export function newCarry(): Carry {
@@ -149,7 +153,7 @@ export function applyChange(facts: Facts, carry: Carry): Step {
     async run(ctx, h) {
       await assertDeploymentUnchanged(ctx, 'the change');
       await facts.route.apply(ctx, carry.prepared, h);
-      await noteGeneration(ctx);
+      carry.changed = await noteGeneration(ctx);
       ctx.journal.update({ phase: 'waiting' });
     },
   };
@@ -160,7 +164,7 @@ export function waitForReadiness(carry: Carry): Step {
     id: 'wait',
     title: 'Wait for readiness (watching the rollout)',
     async run(ctx, h) {
-      const r = await waitReady(ctx, h, waitSeconds(ctx.plan));
+      const r = await waitReady(ctx, h, waitSeconds(ctx.plan), listsSoFar(ctx, carry.changed));
       carry.wait = r;
       ctx.outcome.pods = [...r.pods];
       const revision = revisionOf(r.deployment);
@@ -208,6 +212,11 @@ export function judgeVerification(
 
 // ---- wrap-up: bookkeeping after a verified change; a failure is a warning, never a rollback ----
 
+/**
+ * Records the upgrade in the Deployment's annotations. When this run raised progressDeadlineSeconds on that
+ * same Deployment, the value it had goes back in the same patch (one request instead of two); the
+ * restoreProgressDeadline step then only reports it, or, should this patch fail, tries on its own.
+ */
 export function recordUpgrade(facts: Facts): Step {
   return {
     id: 'record',
@@ -221,9 +230,19 @@ export function recordUpgrade(facts: Facts): Step {
         [FROM_DB_ANNOTATION]: facts.db.name,
         [UPGRADED_AT_ANNOTATION]: new Date(ctx.now()).toISOString(),
       };
-      const err = await withRetries(() =>
-        ctx.kube.annotateDeployment(target.namespace, target.deployment, annotations),
-      );
+      const deadline = raisedDeadline(ctx);
+      const err = await withRetries(async () => {
+        if (deadline === undefined) {
+          await ctx.kube.annotateDeployment(target.namespace, target.deployment, annotations);
+          return;
+        }
+        const dep = await ctx.kube.patchDeployment(target.namespace, target.deployment, {
+          metadata: { annotations },
+          spec: { progressDeadlineSeconds: deadline },
+        });
+        noteOwnGeneration(ctx, dep);
+        deadlineRestored.add(ctx.journal);
+      });
       if (err) {
         h.warn(
           `the upgrade is done, but recording it on the Deployment failed (${err}); the next run may have to be told the database name with 'from-db-name' (${next})`,
@@ -249,20 +268,47 @@ export function restoreProgressDeadline(): Step {
       const deadline = fields.progressDeadlineSeconds as number | null;
       const { namespace, deployment } = ctx.target;
       const was = deadline === null ? 'the default (600 s)' : String(deadline);
-      const err = await withRetries(() =>
-        ctx.kube.patchDeployment(namespace, deployment, { spec: { progressDeadlineSeconds: deadline } }),
-      );
+      if (deadlineRestored.has(ctx.journal)) {
+        h.detail(`progressDeadlineSeconds back to ${was} (in the patch that recorded the upgrade)`);
+        return;
+      }
+      const err = await withRetries(async () => {
+        const dep = await ctx.kube.patchDeployment(namespace, deployment, {
+          spec: { progressDeadlineSeconds: deadline },
+        });
+        // A spec change of this run's own: a later undo (a rehearsal's way back) must still recognise the spec.
+        noteOwnGeneration(ctx, dep);
+      });
       if (err) {
         h.warn(
           `the upgrade is done, but progressDeadlineSeconds could not be put back to ${was} (${err}); set it by hand: kubectl patch deployment/${deployment} -n ${namespace} -p '{"spec":{"progressDeadlineSeconds":${deadline === null ? 600 : String(deadline)}}}'`,
         );
         return;
       }
-      // A spec change of this run's own: a later undo (a rehearsal's way back) must still recognise the spec.
-      await noteGeneration(ctx);
       h.detail(`progressDeadlineSeconds back to ${was}`);
     },
   };
+}
+
+/** Runs (journals) whose progressDeadlineSeconds recordUpgrade already put back. */
+const deadlineRestored = new WeakSet<object>();
+
+/**
+ * The progressDeadlineSeconds to put back (null: the default) when this run raised it on the Deployment it
+ * acts on now; undefined when it did not (or the step acts on another Deployment, such as green).
+ */
+function raisedDeadline(ctx: RunContext): number | null | undefined {
+  const fields = ctx.journal.data.deploymentFields;
+  const { target, plan } = ctx;
+  if (!('progressDeadlineSeconds' in fields)) return undefined;
+  if (target.namespace !== plan.namespace || target.deployment !== plan.deployment) return undefined;
+  return fields.progressDeadlineSeconds as number | null;
+}
+
+/** Records the generation a patch of this run's own answered with (see Journal.knownGeneration). */
+function noteOwnGeneration(ctx: RunContext, dep: V1Deployment | undefined): void {
+  const generation = dep?.metadata?.generation;
+  if (generation !== undefined) ctx.journal.update({ knownGeneration: generation });
 }
 
 // ---- shared helpers of the steps above ----
@@ -306,10 +352,33 @@ async function assertDeploymentUnchanged(ctx: RunContext, before: string): Promi
   }
 }
 
-/** Records the Deployment's generation right after this run changed its spec (see Journal.knownGeneration). */
-async function noteGeneration(ctx: RunContext): Promise<void> {
+/**
+ * Records the Deployment's generation right after this run changed its spec (see Journal.knownGeneration) and
+ * returns the Deployment read (undefined when the read failed).
+ */
+async function noteGeneration(ctx: RunContext): Promise<V1Deployment | undefined> {
   const { namespace, deployment } = ctx.target;
   const dep = await ctx.kube.getDeployment(namespace, deployment).catch(() => undefined);
-  const generation = dep?.metadata?.generation;
-  if (generation !== undefined) ctx.journal.update({ knownGeneration: generation });
+  noteOwnGeneration(ctx, dep);
+  return dep;
+}
+
+/**
+ * What the wait can watch from instead of listing again: preflight's ReplicaSets and pods, and the Deployment
+ * read after the change, when they are of the wait's target (a strategy acting on a copy gets nothing).
+ */
+export function listsSoFar(
+  ctx: Pick<RunContext, 'state' | 'target'>,
+  changed: V1Deployment | undefined,
+): Partial<Record<WatchKind, Listed>> {
+  const { state, target } = ctx;
+  const meta = state.deployment.metadata;
+  if (meta?.namespace !== target.namespace || meta?.name !== target.deployment) return {};
+  const start: Partial<Record<WatchKind, Listed>> = {};
+  if (state.lists && state.selector === target.selector) Object.assign(start, state.lists);
+  const rv = changed?.metadata?.resourceVersion;
+  if (rv && changed?.metadata?.name === target.deployment) {
+    start.deployments = { items: [changed as unknown as Record<string, unknown>], resourceVersion: rv };
+  }
+  return start;
 }

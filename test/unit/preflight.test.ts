@@ -61,18 +61,56 @@ const readyPod: V1Pod = {
   },
 };
 
-/** A cluster holding one healthy Deployment with one ready pod. */
-function fakeKube(dep: V1Deployment): Kube {
+/** A cluster holding one healthy Deployment with one ready pod; `calls` records what was asked, in order. */
+function fakeKube(
+  dep: V1Deployment | undefined,
+  o: { namespaceExists?: boolean; calls?: string[] } = {},
+): Kube {
+  const calls = o.calls ?? [];
   return {
-    namespaceExists: async () => true,
-    getDeployment: async () => dep,
+    namespaceExists: async () => (calls.push('namespace'), o.namespaceExists ?? true),
+    getDeployment: async () => (calls.push('deployment'), dep),
     missingPermissions: async () => [],
     servesApi: async () => false,
-    listReplicaSets: async () => [replicaSet],
-    listPods: async () => [readyPod],
+    listForWatch: async (kind: string) => {
+      calls.push(`list ${kind}`);
+      const items = kind === 'pods' ? [readyPod] : [replicaSet];
+      return { items, resourceVersion: kind === 'pods' ? '200' : '100' };
+    },
     getConfigMap: async () => undefined,
   } as unknown as Kube;
 }
+
+describe('preflight: reads', () => {
+  it('reads the namespace only when the Deployment is not found, and names the namespace when it is missing', async () => {
+    const calls: string[] = [];
+    const err = await preflight(
+      fakeKube(undefined, { namespaceExists: false, calls }),
+      plan(),
+      recordingStep(),
+    ).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(PreflightError);
+    expect((err as Error).message).toContain('Namespace "mdcore" does not exist');
+    expect(calls).toEqual(['deployment', 'namespace']);
+  });
+
+  it('names the Deployment when the namespace exists but the Deployment does not', async () => {
+    const calls: string[] = [];
+    const err = await preflight(fakeKube(undefined, { calls }), plan(), recordingStep()).catch(
+      (e: unknown) => e as Error,
+    );
+    expect((err as Error).message).toContain('Deployment "md-core" was not found in namespace "mdcore"');
+    expect(calls).toEqual(['deployment', 'namespace']);
+  });
+
+  it('a found Deployment costs no namespace read; its ReplicaSets and pods are kept with their resourceVersions', async () => {
+    const calls: string[] = [];
+    const state = await preflight(fakeKube(deployment(10), { calls }), plan(), recordingStep());
+    expect(calls).not.toContain('namespace');
+    expect(state.lists?.replicasets).toEqual({ items: [replicaSet], resourceVersion: '100' });
+    expect(state.lists?.pods).toEqual({ items: [readyPod], resourceVersion: '200' });
+  });
+});
 
 function recordingStep(): StepHandle & { warnings: string[] } {
   const warnings: string[] = [];

@@ -250,3 +250,58 @@ describe('waitForRollout: the only ends without a verdict are the timeout and th
     expect(f.watchCalls.length).toBe(calls);
   });
 });
+
+describe('waitForRollout: watching from lists already read', () => {
+  it('lists nothing again: each watch starts at the resourceVersion of the list it was given', async () => {
+    const f = new FakeWatchKube();
+    rolloutInProgress(f);
+    const start = {
+      deployments: await f.listForWatch('deployments'),
+      replicasets: await f.listForWatch('replicasets'),
+      pods: await f.listForWatch('pods'),
+    };
+    f.listCalls.length = 0;
+    const progress: string[] = [];
+    const s = track(
+      waitForRollout(f.kube, {
+        ...base,
+        timeoutMs: HOUR,
+        start,
+        onProgress: (v) => progress.push(v.state),
+      }),
+    );
+    await vi.advanceTimersByTimeAsync(10);
+    expect(f.listCalls).toEqual([]);
+    expect(f.watchCalls.map((w) => [w.kind, w.resourceVersion])).toEqual([
+      ['deployments', start.deployments.resourceVersion],
+      ['replicasets', start.replicasets.resourceVersion],
+      ['pods', start.pods.resourceVersion],
+    ]);
+    // Judged from the given lists at once: in progress.
+    expect(progress).toEqual(['progressing']);
+    expect(s.settled).toBe(false);
+
+    rolloutDone(f);
+    await vi.advanceTimersByTimeAsync(10);
+    expect((s.value as WaitResult).verdict.state).toBe('complete');
+    expect(f.listCalls).toEqual([]);
+  });
+
+  it('lists only the kinds not given, and relists a given kind whose resourceVersion expired (410)', async () => {
+    const f = new FakeWatchKube();
+    rolloutInProgress(f);
+    const pods = await f.listForWatch('pods');
+    f.listCalls.length = 0;
+    const s = track(waitForRollout(f.kube, { ...base, timeoutMs: HOUR, start: { pods } }));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(f.listCalls.map((c) => c.kind).sort()).toEqual(['deployments', 'replicasets']);
+    f.expire('pods');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(f.listCalls.map((c) => c.kind)).toContain('pods');
+    rolloutDone(f);
+    await vi.advanceTimersByTimeAsync(10);
+    const r = s.value as WaitResult;
+    expect(r.verdict.state).toBe('complete');
+    expect(r.watchRelists).toBe(1);
+  });
+});

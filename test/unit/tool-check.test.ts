@@ -34,6 +34,12 @@ exit "\${FAKE_RC:-0}"
 const kubectl = standIn('kubectl');
 const helm = standIn('helm');
 const TOKEN = 'sa-token-value-1234567890';
+/** What `kubectl get --raw` prints for the Deployment (abridged). */
+const SEEN = JSON.stringify({
+  kind: 'Deployment',
+  apiVersion: 'apps/v1',
+  metadata: { name: 'md-core', namespace: 'mdcore' },
+});
 
 function setup(): { deps: ToolCheckDeps; step: StepHandle; log: string[] } {
   const reporter = new MemoryReporter();
@@ -52,8 +58,8 @@ function setup(): { deps: ToolCheckDeps; step: StepHandle; log: string[] } {
 const calls = (): string[] => readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n');
 
 describe('checkKubectl', () => {
-  it('reads the Deployment through the run kubeconfig and namespace', async () => {
-    process.env.FAKE_OUT = 'deployment.apps/md-core';
+  it('reads the Deployment through the run kubeconfig and namespace, by its path (no discovery)', async () => {
+    process.env.FAKE_OUT = SEEN;
     const { deps, step, log } = setup();
     await checkKubectl(deps, kubectl, step);
     expect(calls()).toEqual([
@@ -63,9 +69,8 @@ describe('checkKubectl', () => {
       'mdcore',
       '--request-timeout=60s',
       'get',
-      'deployment/md-core',
-      '-o',
-      'name',
+      '--raw',
+      '/apis/apps/v1/namespaces/mdcore/deployments/md-core',
     ]);
     expect(log.join('\n')).toContain('deployment.apps/md-core');
   });
@@ -97,8 +102,19 @@ describe('checkKubectl', () => {
     expect(err?.message).toContain('rejected the credentials');
   });
 
-  it('refuses when kubectl does not see the Deployment the API client read', async () => {
-    process.env.FAKE_OUT = 'deployment.apps/other';
+  it.each([
+    [
+      'another name',
+      JSON.stringify({ kind: 'Deployment', metadata: { name: 'other', namespace: 'mdcore' } }),
+    ],
+    [
+      'another namespace',
+      JSON.stringify({ kind: 'Deployment', metadata: { name: 'md-core', namespace: 'x' } }),
+    ],
+    ['another kind', JSON.stringify({ kind: 'Status', metadata: { name: 'md-core', namespace: 'mdcore' } })],
+    ['no JSON', 'deployment.apps/md-core'],
+  ])('refuses when kubectl does not see the Deployment the API client read (%s)', async (_what, out) => {
+    process.env.FAKE_OUT = out;
     const { deps, step } = setup();
     await expect(checkKubectl(deps, kubectl, step)).rejects.toThrow(/different clusters or namespaces/);
   });
