@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Facts } from '../../src/engine/step.ts';
 import { fillGreenUrl } from '../../src/plan/green-url.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
+import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
+import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 import { pause } from '../../src/steps/blue-green.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
@@ -351,5 +353,42 @@ describe('activateWithRetry (fake timers)', () => {
       'refused 1',
     );
     expect(a.calls()).toBe(1);
+  });
+});
+
+describe('README.md', () => {
+  it("lists blue-green-hot-backup's extra rule beyond blue-green's exactly", () => {
+    const common = {
+      namespace: 'mdcore',
+      tag: '5.20.0',
+      method: 'kubectl',
+      'api-url': 'https://md-core.mdcore.svc:8008',
+    };
+    const bg = parseInputs({
+      ...common,
+      strategy: 'blue-green',
+      'green-api-url': 'https://{preview}.{namespace}.svc:8008',
+    });
+    const hb = parseInputs({
+      ...common,
+      strategy: 'blue-green-hot-backup',
+      'green-api-url': 'https://{pod-ip}:8008',
+    });
+    if (!bg.ok || !hb.ok) throw new Error('inputs');
+    const added = addedRules(
+      rbacRules(bg.plan, { route: 'kubectl' }),
+      rbacRules(hb.plan, { route: 'kubectl' }),
+    );
+    expect(rbacBlock('hot-backup', readmeText())).toBe(`${rulesYaml(added, 0)}\n`);
+    const keyGiven = parseInputs({
+      ...common,
+      strategy: 'blue-green-hot-backup',
+      'green-api-url': 'https://{pod-ip}:8008',
+      'license-key': 'LK-1234567890',
+    });
+    if (!keyGiven.ok) throw new Error('inputs');
+    expect(
+      addedRules(rbacRules(bg.plan, { route: 'kubectl' }), rbacRules(keyGiven.plan, { route: 'kubectl' })),
+    ).toEqual([]);
   });
 });
