@@ -12,7 +12,12 @@ import { IMAGE, runAction } from './support/action.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
-import { startStandin, type PodSighting, type Standin } from '../support/mdcore-standin.ts';
+import {
+  startStandin,
+  type PodSighting,
+  type Standin,
+  type StandinLicence,
+} from '../support/mdcore-standin.ts';
 
 const namespace = useNamespaces();
 const dist = useDistRunner();
@@ -165,6 +170,13 @@ function zeroEndpointsObserver(ns: string): {
   };
 }
 
+/** Waits until the stand-in's record shows exactly `pods` active (its pod polling may lag the cluster). */
+async function untilActive(m: StandinLicence, pods: readonly string[], what: string): Promise<void> {
+  await waitFor(what, async () => (m.inState('active').join() === pods.join() ? true : undefined), {
+    timeoutMs: 10_000,
+  });
+}
+
 async function serviceSelector(ns: string): Promise<Record<string, string>> {
   const out = await kubectl(['get', 'service', 'md-core', '-n', ns, '-o', 'jsonpath={.spec.selector}']);
   return JSON.parse(out.stdout) as Record<string, string>;
@@ -201,13 +213,7 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       const green = await podNames(ns, `${COLOR}=green`);
       expect(green).toHaveLength(2);
       // The stand-in's own record: never above the licence, green active, nothing left as backup.
-      await waitFor(
-        'blue released',
-        async () => (m.inState('active').join() === green.join() ? true : undefined),
-        {
-          timeoutMs: 10_000,
-        },
-      );
+      await untilActive(m, green, 'blue released');
       expect(m.peakActive).toBe(2);
       expect(m.refusals).toEqual([]);
       expect(m.inState('backup')).toEqual([]);
@@ -286,13 +292,7 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       expect(await podNames(ns, `${COLOR}=green`)).toEqual([]);
       const blue = await podNames(ns, 'app=md-core');
       expect(blue).toHaveLength(2);
-      await waitFor(
-        'blue active again',
-        async () => (m.inState('active').join() === blue.join() ? true : undefined),
-        {
-          timeoutMs: 10_000,
-        },
-      );
+      await untilActive(m, blue, 'blue active again');
       expect(m.peakActive).toBe(2);
       expect(m.refusals).toEqual([]);
       expect(run.everything).toMatch(/licence activations after the rollback: 2 expected/);
@@ -342,11 +342,7 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
       expect(await podNames(ns, `${COLOR}=green`)).toEqual([]);
       const blue = await podNames(ns, 'app=md-core');
       expect(blue).toHaveLength(2);
-      await waitFor(
-        'blue active again',
-        async () => (m.inState('active').join() === blue.join() ? true : undefined),
-        { timeoutMs: 10_000 },
-      );
+      await untilActive(m, blue, 'blue active again');
       expect(m.peakActive).toBe(2);
       expect(m.refusals).toEqual([]);
       expect(m.inState('backup')).toEqual([]);
