@@ -1,12 +1,14 @@
 // Unit tests of blue-green-hot-backup's pure decisions: the activation arithmetic, the next-activation guard,
 // the cutover order, the licence answers after each call, the undo order and the summary table.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { BlueGreenRecord, JournalData } from '../../src/engine/journal.ts';
 import type { Facts } from '../../src/engine/step.ts';
 import { fillGreenUrl } from '../../src/plan/green-url.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 import { pause } from '../../src/steps/blue-green.ts';
+import { hotBackupView, manualHotBackupCommands } from '../../src/steps/hot-backup-rollback.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
 import {
@@ -390,5 +392,49 @@ describe('README.md', () => {
     expect(
       addedRules(rbacRules(bg.plan, { route: 'kubectl' }), rbacRules(keyGiven.plan, { route: 'kubectl' })),
     ).toEqual([]);
+  });
+});
+
+describe('manualHotBackupCommands (the undo by hand, from the journal)', () => {
+  const j = { namespace: 'mdcore' } as JournalData;
+  const bg: BlueGreenRecord = {
+    blue: 'md-core',
+    green: 'md-core-green',
+    preview: 'md-core-green-preview',
+    service: 'md-core',
+    blueSelector: { app: 'md-core' },
+    greenSelector: { app: 'md-core-green', color: 'green' },
+    blueReplicas: 2,
+    greenCreated: true,
+    previewCreated: true,
+    switched: true,
+    blueScaled: true,
+    hotBackup: { registered: ['g1'], activated: ['g1'] },
+  };
+
+  it('after the switch: Service back, green deleted and its pods awaited, preview deleted, blue scaled and awaited', () => {
+    expect(manualHotBackupCommands(j, bg)).toEqual([
+      `kubectl patch service md-core -n mdcore --type=json -p '[{"op":"replace","path":"/spec/selector","value":{"app":"md-core"}}]'`,
+      'kubectl delete deployment md-core-green -n mdcore --wait=true',
+      'kubectl wait --for=delete pod -l app=md-core-green,color=green -n mdcore --timeout=600s',
+      'kubectl delete service md-core-green-preview -n mdcore',
+      'kubectl scale deployment/md-core -n mdcore --replicas=2',
+      'kubectl rollout status deployment/md-core -n mdcore',
+    ]);
+  });
+
+  it('before blue was stopped: only green and its preview go', () => {
+    expect(manualHotBackupCommands(j, { ...bg, switched: false, blueScaled: false })).toEqual([
+      'kubectl delete deployment md-core-green -n mdcore --wait=true',
+      'kubectl delete service md-core-green-preview -n mdcore',
+    ]);
+  });
+
+  it('the journal view keeps the registrations and reads blue stopped from blueScaled', () => {
+    expect(hotBackupView(bg, { registered: ['g1', 'g2'], activated: [] })).toMatchObject({
+      blueStopped: true,
+      registered: ['g1', 'g2'],
+      blueReplicas: 2,
+    });
   });
 });
