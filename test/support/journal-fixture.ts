@@ -1,5 +1,5 @@
 // A journal as a run on the kubectl route leaves it mid-wait, for unit tests of the decisions that read it.
-import type { JournalData } from '../../src/engine/journal.ts';
+import type { BlueGreenRecord, JournalData } from '../../src/engine/journal.ts';
 
 export function journalFixture(change: Partial<JournalData> = {}): JournalData {
   return {
@@ -18,6 +18,24 @@ export function journalFixture(change: Partial<JournalData> = {}): JournalData {
     deploymentFields: {},
     deploymentAnnotations: {},
     templateChanged: true,
+    ...change,
+  };
+}
+
+/** A blue-green record as the plan step writes it (nothing created yet), for the rollback decisions' tests. */
+export function blueGreenFixture(change: Partial<BlueGreenRecord> = {}): BlueGreenRecord {
+  return {
+    blue: 'md-core',
+    green: 'md-core-green',
+    preview: 'md-core-green-preview',
+    service: 'md-core',
+    blueSelector: { app: 'md-core' },
+    greenSelector: { app: 'md-core-green', 'mdcore-upgrade.opswat.com/color': 'green' },
+    blueReplicas: 2,
+    greenCreated: false,
+    previewCreated: false,
+    switched: false,
+    blueScaled: false,
     ...change,
   };
 }

@@ -1,11 +1,12 @@
 // Unit tests of blue-green-hot-backup's pure decisions: the activation arithmetic, the next-activation guard,
 // the cutover order, the licence answers after each call, the undo order and the summary table.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { BlueGreenRecord, JournalData } from '../../src/engine/journal.ts';
+import type { JournalData } from '../../src/engine/journal.ts';
 import type { Facts } from '../../src/engine/step.ts';
 import { fillGreenUrl } from '../../src/plan/green-url.ts';
 import { parseInputs } from '../../src/plan/inputs.ts';
 import { addedRules, rbacRules, rulesYaml } from '../../src/plan/rbac.ts';
+import { blueGreenFixture } from '../support/journal-fixture.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 import { pause } from '../../src/steps/blue-green.ts';
 import { hotBackupView, manualHotBackupCommands } from '../../src/steps/hot-backup-rollback.ts';
@@ -397,26 +398,19 @@ describe('README.md', () => {
 
 describe('manualHotBackupCommands (the undo by hand, from the journal)', () => {
   const j = { namespace: 'mdcore' } as JournalData;
-  const bg: BlueGreenRecord = {
-    blue: 'md-core',
-    green: 'md-core-green',
-    preview: 'md-core-green-preview',
-    service: 'md-core',
-    blueSelector: { app: 'md-core' },
-    greenSelector: { app: 'md-core-green', color: 'green' },
-    blueReplicas: 2,
+  const bg = blueGreenFixture({
     greenCreated: true,
     previewCreated: true,
     switched: true,
     blueScaled: true,
     hotBackup: { registered: ['g1'], activated: ['g1'] },
-  };
+  });
 
   it('after the switch: Service back, green deleted and its pods awaited, preview deleted, blue scaled and awaited', () => {
     expect(manualHotBackupCommands(j, bg)).toEqual([
       `kubectl patch service md-core -n mdcore --type=json -p '[{"op":"replace","path":"/spec/selector","value":{"app":"md-core"}}]'`,
       'kubectl delete deployment md-core-green -n mdcore --wait=true',
-      'kubectl wait --for=delete pod -l app=md-core-green,color=green -n mdcore --timeout=600s',
+      'kubectl wait --for=delete pod -l app=md-core-green,mdcore-upgrade.opswat.com/color=green -n mdcore --timeout=600s',
       'kubectl delete service md-core-green-preview -n mdcore',
       'kubectl scale deployment/md-core -n mdcore --replicas=2',
       'kubectl rollout status deployment/md-core -n mdcore',
