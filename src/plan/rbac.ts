@@ -87,7 +87,7 @@ export function rbacRules(plan: RbacPlan, options: RbacOptions): PolicyRule[] {
           resource: 'deployments',
           resourceNames: [plan.deployment],
           verbs: ['get', 'list', 'watch', 'patch'],
-          why: 'read md-core, change its image (kubectl set image / patch / annotate, rollout undo) and watch its rollout (list and watch by name)',
+          why: 'read md-core, change its image and record the run (patch; kubectl rollout undo after a failure) and watch its rollout (list and watch by name)',
         },
   );
   rules.push({

@@ -74,8 +74,9 @@ export async function applyKubectl(ctx: RunContext, envPlan: EnvPlan, step: Step
     },
   };
   const { namespace, deployment } = ctx.target;
+  // The same words kubectl's command would show, so the log reads as before.
   ctx.reporter.info(
-    `patching deployment/${deployment} in ${namespace} (strategic merge, as kubectl patch --type=strategic): ${ctx.target.container} → ${to}`,
+    `patch deployment/${deployment} -n ${namespace} --type=strategic (by the API client): ${ctx.target.container} → ${to}`,
   );
   await ctx.kube.patchDeployment(namespace, deployment, patch);
   step.detail(`${ctx.target.container}: ${state.image} → ${to}`);
