@@ -44,6 +44,14 @@ const MARKERS = { begin: AV_BEGIN, end: AV_END };
 
 const STRATEGIES = ['rolling-update', 'blue-green'] as const;
 type Strategy = (typeof STRATEGIES)[number];
+const INSTALLS = ['plain', 'helm'] as const;
+type Install = (typeof INSTALLS)[number];
+const INSTALL_LABEL: Record<Install, string> = {
+  plain: 'plain objects, kubectl route',
+  helm: 'Helm 3 release, helm route',
+};
+/** The licence key the fixture is installed with (helmValues), given to the helm route as its input. */
+const LICENSE_KEY = 'BENCH-LICENSE-0000-1111';
 const SERVICE = 'md-core';
 const COLOR_LABEL = 'mdcore-upgrade.opswat.com/color';
 /** Green's pods are named after green's Deployment, `<blue>-green`. */
@@ -56,6 +64,8 @@ export interface AvConfig {
   replicas: number[];
   scaleDownDelayS: number;
   budgetMin: number;
+  /** `plain`: the chart's objects applied with kubectl (kubectl route); `helm`: a Helm 3 release (helm route). */
+  installs?: Install[];
 }
 
 function config(): AvConfig {
@@ -67,11 +77,16 @@ function config(): AvConfig {
       .filter((n) => Number.isInteger(n) && n >= 1 && n <= 50),
     scaleDownDelayS: intOption('scale-down-delay', 'BENCH_SCALE_DOWN_DELAY', 3, 0, 600),
     budgetMin: intOption('budget', 'BENCH_BUDGET_MIN', 15, 1, 120),
+    installs: INSTALLS.filter((i) =>
+      (option('installs', 'BENCH_AV_INSTALLS') ?? 'plain').split(',').includes(i),
+    ),
   };
 }
 
 export interface AvRun {
   strategy: Strategy;
+  /** Absent in results from before the helm variant: plain. */
+  install?: Install;
   replicas: number;
   rep: number;
   namespace: string;
@@ -126,18 +141,20 @@ async function plainInstall(b: Bench, namespace: string, replicas: number): Prom
 
 async function oneRun(
   b: Bench,
+  install: Install,
   strategy: Strategy,
   replicas: number,
   rep: number,
   tag: string,
   scaleDownDelayS: number,
 ): Promise<AvRun> {
-  const namespace = `av-r${replicas}-${strategy === 'blue-green' ? 'bg' : 'ru'}-${rep}`;
-  const run: AvRun = { strategy, replicas, rep, namespace, tag };
+  const namespace = `av-r${replicas}-${strategy === 'blue-green' ? 'bg' : 'ru'}-${install}-${rep}`;
+  const run: AvRun = { strategy, install, replicas, rep, namespace, tag };
   const eps = new EndpointSliceObserver(b.creds, namespace, SERVICE);
   const svc = new ServiceObserver(b.creds, namespace, SERVICE);
   try {
-    await plainInstall(b, namespace, replicas);
+    if (install === 'plain') await plainInstall(b, namespace, replicas);
+    else await b.setup(namespace, 'ours-dist', replicas);
     await eps.start();
     await svc.start();
     await eps.until(
@@ -154,8 +171,10 @@ async function oneRun(
       expect: 'ready',
       capMs: 300_000,
       keepReport: true,
+      ...(install === 'helm' ? { helmOnPath: 3 as const } : {}),
       inputs: {
         strategy,
+        ...(install === 'helm' ? { method: 'helm', 'license-key': LICENSE_KEY } : {}),
         ...(strategy === 'blue-green' ? { 'scale-down-delay': String(scaleDownDelayS) } : {}),
       },
     });
@@ -182,7 +201,7 @@ async function oneRun(
   }
   const a = run.availability;
   log(
-    `${strategy.padEnd(14)} n=${replicas} rep ${rep}: ${run.timing?.result ?? 'error'}; ` +
+    `${strategy.padEnd(14)} ${install.padEnd(5)} n=${replicas} rep ${rep}: ${run.timing?.result ?? 'error'}; ` +
       `zero ready ${a ? `${(a.zeroReadyMs / 1000).toFixed(2)} s` : '-'}, min ready ${a?.minReady ?? '-'}` +
       (run.onlyGreenAt && run.selectorChangeAt
         ? `, selector → only green ${run.onlyGreenAt - run.selectorChangeAt} ms`
@@ -231,7 +250,8 @@ export async function main(): Promise<void> {
         const order = rep % 2 === 0 ? STRATEGIES : [...STRATEGIES].reverse();
         for (const s of order) {
           if (!b.timeLeft()) break;
-          runs.push(await oneRun(b, s, n, rep, `5.20.${++tags}`, cfg.scaleDownDelayS));
+          for (const i of cfg.installs ?? ['plain'])
+            runs.push(await oneRun(b, i, s, n, rep, `5.20.${++tags}`, cfg.scaleDownDelayS));
         }
       }
     }
@@ -267,22 +287,23 @@ export function renderAvailability(r: AvResult, jsonName: string): string {
   const out: string[] = [
     `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC (${jsonName}), commit ${r.commit} (dist/ from ${r.distCommit}); ${m.cpus} cores, ` +
       `Node ${m.node}; load average (1/5/15 min) ${m.loadAverageAtStart.join(' / ')} at the start, ` +
-      `${m.loadAverageAtEnd.join(' / ')} at the end. The action as \`node dist/index.js\` (fake runner, \`method: kubectl\`), ` +
-      `fixture chart ${CHART_VERSION} applied as plain objects (maxSurge 0, maxUnavailable 25 %), a fresh ` +
-      `namespace per run; blue-green with \`scale-down-delay: ${r.config.scaleDownDelayS}\`. Window: the run's ` +
+      `${m.loadAverageAtEnd.join(' / ')} at the end. The action as \`node dist/index.js\` (fake runner), fixture chart ` +
+      `${CHART_VERSION} (maxSurge 0, maxUnavailable 25 %) applied as plain objects (\`method: kubectl\`) or ` +
+      `installed as a Helm 3 release (\`method: helm\`), a fresh namespace per run; blue-green with \`scale-down-delay: ${r.config.scaleDownDelayS}\`. Window: the run's ` +
       `start to ${TAIL_MS / 1000} s after it returned. Cells: median (min – max) ×runs.`,
     '',
   ];
   const rows: string[][] = [];
   for (const n of [...new Set(r.runs.map((x) => x.replicas))].sort((a, b) => a - b)) {
-    for (const s of STRATEGIES) {
-      const rs = r.runs.filter((x) => x.replicas === n && x.strategy === s);
+    for (const [i, s] of INSTALLS.flatMap((i) => STRATEGIES.map((s) => [i, s] as const))) {
+      const rs = r.runs.filter((x) => x.replicas === n && x.strategy === s && (x.install ?? 'plain') === i);
       if (rs.length === 0) continue;
       const ok = rs.filter((x) => x.timing?.succeeded && x.availability);
       const av = ok.map((x) => x.availability!);
       const bg = s === 'blue-green';
       rows.push([
         `\`${s}\``,
+        INSTALL_LABEL[i],
         String(n),
         `${ok.length} of ${rs.length}`,
         cell(
@@ -320,6 +341,7 @@ export function renderAvailability(r: AvResult, jsonName: string): string {
     table(
       [
         'strategy',
+        'installation',
         'replicas',
         'upgraded',
         'time with zero ready endpoints',

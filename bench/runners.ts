@@ -195,6 +195,8 @@ export interface UpgradeSpec {
    * cap so the process itself is killed by its parent there.
    */
   rusageFile?: string;
+  /** ours-dist: this Helm major's binary on the runner's PATH too (for `method: helm`). */
+  helmOnPath?: 3 | 4;
 }
 
 export interface UpgradeTiming {
@@ -329,8 +331,9 @@ export async function runUpgradeWith(env: BenchEnv, spec: UpgradeSpec, kube?: Ku
           GITHUB_ENV: 'env',
           GITHUB_PATH: 'path',
         };
+        const helmDir = spec.helmOnPath ? [path.dirname(helmBinary(env, spec.helmOnPath))] : [];
         const runnerEnv: NodeJS.ProcessEnv = {
-          PATH: `${env.cluster.binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+          PATH: [env.cluster.binDir, ...helmDir, process.env.PATH ?? ''].join(path.delimiter),
           HOME: home.dir,
           RUNNER_TEMP: path.join(runner, 'temp'),
           RUNNER_TOOL_CACHE: path.join(runner, 'tool-cache'),

@@ -2,7 +2,7 @@
 // directory, namespaces with the fixture installed and observed, and the clean-up of all of it (children by
 // pid, the cluster by its stop()). Used by run.ts (the rollout comparison), availability.ts and fleet.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { copyFile, cp, mkdir } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -240,7 +240,26 @@ export interface Session {
 }
 
 /**
- * Starts the embedded cluster (audit log on), copies dist/, and prepares a Bench whose time budget ends
+ * `--dist-from <commit>`: the bundle built from that commit's committed sources (`git archive`, the repository's
+ * node_modules, `scripts/bundle.ts`) instead of a copy of dist/, e.g. to measure sources dist/ does not hold yet.
+ * Returns the commit's short hash.
+ */
+function buildDist(commit: string, tmp: string, out: string): string {
+  const hash = git(['rev-parse', '--short', '--verify', `${commit}^{commit}`]);
+  if (hash === 'unknown') throw new Error(`--dist-from: no commit ${commit}`);
+  const src = path.join(tmp, 'dist-src');
+  const tar = path.join(tmp, 'dist-src.tar');
+  mkdirSync(src, { recursive: true });
+  execFileSync('git', ['archive', '--format=tar', '-o', tar, hash], { cwd: REPO_ROOT, timeout: 60_000 });
+  execFileSync('tar', ['-xf', tar, '-C', src], { timeout: 60_000 });
+  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(src, 'node_modules'));
+  log(`building dist from ${hash}`);
+  execFileSync(process.execPath, ['scripts/bundle.ts', out], { cwd: src, timeout: 300_000, stdio: 'ignore' });
+  return hash;
+}
+
+/**
+ * Starts the embedded cluster (audit log on), copies dist/ (or builds it, --dist-from), and prepares a Bench whose time budget ends
  * `budgetMin` minutes from now. A watchdog ends the process 10 minutes after the budget; on exit or a signal the
  * children this process started are killed by pid and the harness stops the cluster.
  */
@@ -265,10 +284,16 @@ export async function openSession(name: string, budgetMin: number): Promise<Sess
   process.on('exit', cleanupSync);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, cleanupSync);
   const distDir = path.join(tmp, 'dist');
-  await cp(path.join(REPO_ROOT, 'dist'), distDir, { recursive: true });
-  const distCommit =
-    git(['log', '-1', '--format=%h', '--', 'dist']) +
-    (git(['status', '--porcelain', '--', 'dist']) !== '' ? ' + uncommitted changes' : '');
+  const from = option('dist-from', 'BENCH_DIST_FROM');
+  let distCommit: string;
+  if (from) {
+    distCommit = `a build of ${buildDist(from, tmp, distDir)} made by the benchmark (--dist-from)`;
+  } else {
+    await cp(path.join(REPO_ROOT, 'dist'), distDir, { recursive: true });
+    distCommit =
+      git(['log', '-1', '--format=%h', '--', 'dist']) +
+      (git(['status', '--porcelain', '--', 'dist']) !== '' ? ' + uncommitted changes' : '');
+  }
   const t0 = Date.now();
   const cluster = await startCluster({
     name: `mdcore-${name}-${process.pid}`,
