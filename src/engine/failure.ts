@@ -40,6 +40,7 @@ export async function actAfterFailure(ctx: RunContext, cause: string, leaseLost?
         // The rollback must run to its end even when the job is being cancelled.
         signal: undefined,
         detail: (t) => h.detail(t),
+        recordBlueGreen: bg ? (c) => journal.recordBlueGreen(c) : undefined,
       });
       if (!r.ok) throw new Error(`rollback incomplete:\n${r.problems.join('\n')}`);
     });

@@ -94,6 +94,31 @@ export interface BlueGreenRecord {
   handedBack?: boolean | undefined;
   /** blue-green-hot-backup: green's licence hand-over (blueScaled then means blue was stopped for it). */
   hotBackup?: HotBackupJournal | undefined;
+  /** Which color the serving Service's selector picks now: set with each selector patch (none: blue). */
+  selects?: 'blue' | 'green' | undefined;
+  /** When the Service went back to blue's selector: a rollback's switch back, or the hand-back (ms since the epoch). */
+  switchedBackAt?: number | undefined;
+  /** What the run planned and saw, for the summary (the post step's as well). */
+  facts?: BlueGreenFacts | undefined;
+}
+
+/** A blue-green run's figures for the summary; each set when known. */
+export interface BlueGreenFacts {
+  greenImage?: string | undefined;
+  greenReplicas?: number | undefined;
+  /** Blue's database: MDCORE_UPGRADE_FROM_DB_NAME given to green. */
+  fromDb?: string | undefined;
+  /** The database green creates (UPGRADE_DB=true), as the project derives its name; unset when green reuses blue's. */
+  greenDb?: string | undefined;
+  /** Licence activations at the peak, and how many the licence has (the 'activations' input) when known. */
+  activationsPeak?: number | undefined;
+  activationsOf?: number | undefined;
+  /** Ready endpoints of the serving Service before the switch, once it showed only green, and after a hand-back. */
+  endpointsBefore?: string[] | undefined;
+  endpointsAfter?: string[] | undefined;
+  endpointsHandedBack?: string[] | undefined;
+  /** From the switch patch to the endpoints showing only green (ms). */
+  onlyGreenMs?: number | undefined;
 }
 
 /** blue-green-hot-backup's licence steps, each pod recorded before its call is sent. */
@@ -194,6 +219,11 @@ export class Journal {
     if (!this.data.blueGreen) throw new Error('internal: the blue-green record is missing from the journal');
     this.data.blueGreen = { ...this.data.blueGreen, ...change };
     this.save();
+  }
+
+  /** Merges figures for the summary into the blue-green record (nothing is undone from these). */
+  recordBlueGreenFacts(change: BlueGreenFacts): void {
+    this.recordBlueGreen({ facts: { ...this.data.blueGreen?.facts, ...change } });
   }
 
   private save(): void {

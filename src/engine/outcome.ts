@@ -3,7 +3,8 @@ import type { EnvChange } from '../cluster/effective-env.ts';
 import type { PodState } from '../cluster/verdict.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { HelmRevision } from '../tools/helm.ts';
-import type { Phase } from './journal.ts';
+import { colorOutputs } from '../steps/blue-green.ts';
+import type { BlueGreenRecord, Phase } from './journal.ts';
 import type { StepRecord } from './timeline.ts';
 
 /** The helm route's record of the release: history before and after, and what else the upgrade changed. */
@@ -56,6 +57,8 @@ export interface Outcome {
   helm?: HelmSummary | undefined;
   /** A strategy's own summary sections (markdown under a heading), after "Before and after". */
   sections?: { title: string; markdown: string }[] | undefined;
+  /** Blue-green: the journal's record as the run left it (colors, switch, endpoints, databases). */
+  blueGreen?: BlueGreenRecord | undefined;
 }
 
 export function durationSeconds(o: Pick<Outcome, 'startedAt' | 'endedAt'>): number {
@@ -98,6 +101,16 @@ export function resultOfPhase(
   if (phase === 'done') return { result: 'upgraded', rolledBack: false, rollbackFailed: false };
   if (phase === 'rolled-back') return { result: 'rolled-back', rolledBack: true, rollbackFailed: false };
   return { result: 'failed', rolledBack: false, rollbackFailed: phase === 'rollback-failed' };
+}
+
+/**
+ * A blue-green run's record, taken into the outcome once the result is known, and the color outputs decided
+ * from it (for every end state: upgraded, handed back, rolled back, failed and left).
+ */
+export function settleBlueGreen(o: Outcome, bg: BlueGreenRecord | undefined): void {
+  if (!bg) return;
+  o.blueGreen = structuredClone(bg);
+  Object.assign(o.extraOutputs, colorOutputs(bg, o.result));
 }
 
 const NOTHING_CHANGED = 'Nothing in the cluster was changed.';

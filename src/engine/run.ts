@@ -20,7 +20,7 @@ import type { ClusterState, RunContext, ToolProvider } from './context.ts';
 import { actAfterFailure } from './failure.ts';
 import { Journal } from './journal.ts';
 import { holdLease, releaseHeldLease } from './lease-step.ts';
-import { newOutcome, resultOfPhase, withChangeWording, type Outcome } from './outcome.ts';
+import { newOutcome, resultOfPhase, settleBlueGreen, withChangeWording, type Outcome } from './outcome.ts';
 import type { Facts, Step, StrategySteps } from './step.ts';
 import { userTarget, type Target } from './target.ts';
 import { Timeline } from './timeline.ts';
@@ -209,6 +209,7 @@ export async function runUpgrade(plan: Plan, deps: EngineDeps): Promise<Outcome>
     if (ctx && route?.finish) await route.finish(ctx).catch(() => undefined);
     if (lease) await releaseHeldLease(lease, ctx?.journal, reporter);
     settle(outcome, ctx);
+    settleBlueGreen(outcome, ctx?.journal.data.blueGreen);
     outcome.unverifiedTools = [...(deps.tools.unverified?.() ?? [])];
     outcome.endedAt = now();
     rmSync(workDir, { recursive: true, force: true });

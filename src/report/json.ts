@@ -45,5 +45,6 @@ export function outcomeJson(o: Outcome): Record<string, unknown> {
     })),
     pods: o.pods,
     ...(o.helm ? { helm: o.helm } : {}),
+    ...(o.blueGreen ? { blueGreen: o.blueGreen } : {}),
   };
 }

@@ -2,8 +2,10 @@
 // GitHub takes at most 1 MiB of summary per step: renderSummary keeps within a byte budget by trimming the
 // long tables first and, only if that is not enough, cutting the text, always saying that it did.
 import { describeSource } from '../cluster/effective-env.ts';
+import type { BlueGreenRecord } from '../engine/journal.ts';
 import { durationSeconds, type HelmSummary, type Outcome } from '../engine/outcome.ts';
 import { targetImage } from '../plan/plan.ts';
+import { greenName, servingRole } from '../steps/blue-green.ts';
 
 const ICON: Record<string, string> = { ok: '✅', failed: '❌', skipped: '⏭️', warning: '⚠️' };
 const HEADLINE: Record<Outcome['result'], string> = {
@@ -88,6 +90,86 @@ export function renderHelm(h: HelmSummary, limits: Limits = FULL): string[] {
   }
   for (const n of h.notes) out.push(`- ${cell(n)}`);
   if (h.notes.length > 0) out.push('');
+  return out;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const list = (ips: readonly string[] | undefined, limits: Limits): string =>
+  ips === undefined
+    ? '?'
+    : ips.length === 0
+      ? 'none'
+      : `${ips.slice(0, limits.listItems).join(', ')}${ips.length > limits.listItems ? ` … ${ips.length - limits.listItems} more` : ''}`;
+
+/** What each color ran and where it stands at the end, as the journal's record says. */
+function endStates(o: Outcome, bg: BlueGreenRecord): [string, string] {
+  if (o.result === 'dry-run') return ['serving (unchanged)', 'planned, not created'];
+  const green = bg.greenCreated ? 'kept (still exists)' : 'removed';
+  if (o.result === 'rolled-back') return ['serving again', green];
+  if (o.result === 'upgraded' && bg.handedBack)
+    return [
+      "serving: the chart's Deployment, upgraded by helm while green served (hand-over)",
+      `${green} after handing the traffic back`,
+    ];
+  const serving = servingRole(bg, o.result);
+  return [
+    serving === 'blue'
+      ? 'serving'
+      : bg.blueScaled
+        ? 'scaled to 0 (kept for a switch back)'
+        : 'running, not serving',
+    serving === 'green' ? 'serving' : green,
+  ];
+}
+
+/** Blue-green's table: both colors, databases, activations, the switch and the endpoints around it. */
+export function renderBlueGreen(o: Outcome, bg: BlueGreenRecord, limits: Limits = FULL): string[] {
+  const f = bg.facts ?? {};
+  const names = greenName(bg.blue);
+  const [blueEnd, greenEnd] = endStates(o, bg);
+  const greenDb = f.greenDb
+    ? `\`${cell(f.greenDb)}\` (expected name; created by green from \`${cell(f.fromDb ?? '?')}\`)`
+    : `\`${cell(f.fromDb ?? '?')}\` (UPGRADE_DB false: no new database)`;
+  const out = [
+    '### Blue-green',
+    '',
+    `| | ${names.blueColor} (serving before the run) | ${names.color} (this run's) |`,
+    '|---|---|---|',
+    `| Deployment | \`${cell(bg.blue)}\` | \`${cell(bg.green)}\` |`,
+    `| Image | \`${cell(o.previousImage ?? '?')}\` | \`${cell(f.greenImage ?? o.newImage ?? '?')}\` |`,
+    `| Replicas | ${bg.blueReplicas} | ${f.greenReplicas ?? '?'} |`,
+    `| Database | \`${cell(f.fromDb ?? o.dbName ?? '?')}\` | ${greenDb} |`,
+    `| At the end | ${cell(blueEnd)} | ${cell(greenEnd)} |`,
+    '',
+  ];
+  if (f.activationsPeak !== undefined)
+    out.push(
+      `- Licence activations at the peak: ${f.activationsPeak}${f.activationsOf !== undefined ? ` of ${f.activationsOf} (input 'activations')` : " (the licence's count was not checked: no 'activations' input)"}`,
+    );
+  if (!bg.switched || bg.switchedAt === undefined) {
+    out.push(`- Service \`${cell(bg.service)}\` was not switched: traffic stayed on ${names.blueColor}`, '');
+    return out;
+  }
+  out.push(
+    `- Switch: Service \`${cell(bg.service)}\` selected ${names.color} at ${iso(bg.switchedAt)}${f.onlyGreenMs !== undefined ? `; its endpoints showed ${names.color}'s pods only ${secs(f.onlyGreenMs)} after the patch` : ''}`,
+    `- Ready endpoints before the switch: ${list(f.endpointsBefore, limits)}; after: ${list(f.endpointsAfter, limits)}`,
+  );
+  if (bg.handedBack && f.endpointsHandedBack)
+    out.push(
+      `- Ready endpoints after the hand-back to \`${cell(bg.blue)}\`: ${list(f.endpointsHandedBack, limits)}`,
+    );
+  if (bg.switchedBackAt !== undefined) {
+    const onGreen = secs(Math.max(0, bg.switchedBackAt - bg.switchedAt));
+    out.push(
+      bg.handedBack && o.result === 'upgraded'
+        ? `- Traffic was on ${names.color} for ${onGreen}, then handed back to \`${cell(bg.blue)}\` at ${iso(bg.switchedBackAt)}`
+        : `- Traffic was on ${names.color} for ${onGreen}, then switched back to ${names.blueColor} at ${iso(bg.switchedBackAt)}`,
+    );
+  } else if (servingRole(bg, o.result) === 'green')
+    out.push(
+      `- Traffic on ${names.color} since the switch: ${secs(Math.max(0, o.endedAt - bg.switchedAt))} at the end of the run`,
+    );
+  out.push('');
   return out;
 }
 
@@ -177,6 +259,7 @@ function render(o: Outcome, timeline: 'mermaid' | 'text', limits: Limits): strin
     out.push(`| ${cell(k)} | ${cell(v)} | ${cell(o.after[k] ?? '')} |`);
   }
   out.push('');
+  if (o.blueGreen) out.push(...renderBlueGreen(o, o.blueGreen, limits));
   for (const s of o.sections ?? []) out.push(`### ${s.title}`, '', s.markdown, '');
 
   if (o.helm) out.push(...renderHelm(o.helm, limits));

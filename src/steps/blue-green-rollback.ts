@@ -18,6 +18,8 @@ export interface BlueGreenRollbackDeps {
    * settings) and waits for it: the problems, none when its previous version is ready again.
    */
   readonly undoChart?: () => Promise<string[]>;
+  /** Records where the Service's selector went (the journal's record, for the summary). */
+  readonly recordBlueGreen?: ((change: Partial<BlueGreenRecord>) => void) | undefined;
 }
 
 /** Undoes a blue-green run's changes; returns the problems (empty when all is back). */
@@ -59,6 +61,7 @@ export async function rollbackBlueGreen(
   if (bg.switched && blueServes) {
     const ok = await attempt(`switching Service ${bg.service} back to blue`, async () => {
       await deps.kube.setServiceSelector(ns, bg.service, bg.blueSelector);
+      deps.recordBlueGreen?.({ selects: 'blue', switchedBackAt: bg.switchedBackAt ?? Date.now() });
       const onGreen =
         bg.switchedAt === undefined
           ? ''
@@ -122,6 +125,7 @@ async function undoHandOver(
     const svc = await deps.kube.getService(ns, bg.service);
     if (sameLabels(svc?.spec?.selector, selector)) return;
     await deps.kube.setServiceSelector(ns, bg.service, selector);
+    deps.recordBlueGreen?.({ selects: sameLabels(selector, bg.greenSelector) ? 'green' : 'blue' });
     deps.detail(`Service ${bg.service} selects ${JSON.stringify(selector)}: ${why}`);
   };
   let greenServes = false;

@@ -1,6 +1,8 @@
 // Blue-green's own pieces: green's manifest from blue's, the labels that keep the colors apart, the serving
 // Service, the preview Service, the activations arithmetic, and the EndpointSlice check after the switch.
 import type { V1Deployment, V1EndpointSlice, V1LabelSelector, V1Service } from '@kubernetes/client-node';
+import type { BlueGreenRecord } from '../engine/journal.ts';
+import type { Result } from '../engine/outcome.ts';
 
 /** The label that tells the colors apart on green's pods and in its selector. */
 export const COLOR_LABEL = 'mdcore-upgrade.opswat.com/color';
@@ -297,6 +299,8 @@ export interface EndpointPoll {
   readonly timeoutMs: number;
   readonly intervalMs: number;
   readonly signal?: AbortSignal | undefined;
+  /** Whose pods `greenIps` lists, for the error ("green's" unless said; a rehearsal's switch back: blue's). */
+  readonly whose?: string | undefined;
 }
 
 /**
@@ -316,12 +320,14 @@ export async function waitOnlyGreen(p: EndpointPoll): Promise<{ view: EndpointVi
       throw new Error('the job was cancelled while checking the endpoints');
   }
   throw new Error(
-    `the Service's endpoints did not show only green's pods within ${Math.round(p.timeoutMs / 1000)} s (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
+    `the Service's endpoints did not show only ${p.whose ?? "green's"} pods within ${Math.round(p.timeoutMs / 1000)} s (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
   );
 }
 
 export interface HoldOptions extends Omit<EndpointPoll, 'timeoutMs'> {
   readonly durationMs: number;
+  /** When the watch runs, for the error (default: after the switch). */
+  readonly during?: string;
 }
 
 /**
@@ -337,7 +343,7 @@ export async function holdWatchingEndpoints(p: HoldOptions): Promise<{ checks: n
     const view = endpointView(slices);
     if (!view.ready.some((ip) => ips.has(ip)))
       throw new Error(
-        `after the switch, green has no ready endpoint behind the Service (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
+        `${p.during ?? 'after the switch'}, green has no ready endpoint behind the Service (ready: ${view.ready.join(', ') || 'none'}; not ready: ${view.notReady.join(', ') || 'none'})`,
       );
     checks++;
     const left = p.durationMs - (Date.now() - start);
@@ -345,6 +351,62 @@ export async function holdWatchingEndpoints(p: HoldOptions): Promise<{ checks: n
     if (!(await pause(Math.min(p.intervalMs, left), p.signal))) return false;
   }
   return { checks };
+}
+
+export interface WatchWhileOptions extends Omit<HoldOptions, 'durationMs' | 'signal'> {
+  /** The longest the watch runs (the work's own time limit); after it the work runs on unwatched. */
+  readonly maxMs: number;
+  /** The job's cancel signal, passed on to the work. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Runs `work` while green's endpoints behind the serving Service are watched as in the hold: when green has no
+ * ready endpoint left, the work is stopped through its signal and the loss is thrown (nothing would serve).
+ */
+export async function whileGreenServes<T>(
+  p: WatchWhileOptions,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const stop = new AbortController();
+  let lost: unknown;
+  const watch = holdWatchingEndpoints({ ...p, durationMs: p.maxMs, signal: stop.signal }).then(
+    () => undefined,
+    (err: unknown) => {
+      lost = err;
+      stop.abort();
+    },
+  );
+  const signal = p.signal ? AbortSignal.any([p.signal, stop.signal]) : stop.signal;
+  let result: T;
+  try {
+    result = await work(signal);
+  } catch (err) {
+    stop.abort();
+    await watch;
+    throw lost ?? err;
+  }
+  stop.abort();
+  await watch;
+  if (lost !== undefined) throw lost;
+  return result;
+}
+
+/** Which Deployment serves at a run's end: a rollback put blue back, else the selector last patched. */
+export function servingRole(bg: Pick<BlueGreenRecord, 'selects'>, result: Result): 'blue' | 'green' {
+  return result === 'rolled-back' ? 'blue' : (bg.selects ?? 'blue');
+}
+
+/** The outputs active-color (the color serving at the run's end) and previous-color (the one before it). */
+export function colorOutputs(
+  bg: Pick<BlueGreenRecord, 'blue' | 'selects'>,
+  result: Result,
+): { 'active-color': Color; 'previous-color': Color } {
+  const names = greenName(bg.blue);
+  return {
+    'active-color': servingRole(bg, result) === 'green' ? names.color : names.blueColor,
+    'previous-color': names.blueColor,
+  };
 }
 
 export { fillGreenUrl, SAMPLE_GREEN_NAMES } from '../plan/green-url.ts';

@@ -23,6 +23,8 @@ export interface RollbackDeps {
   readonly mode: 'rollout-undo' | 'helm-rollback';
   readonly signal?: AbortSignal | undefined;
   readonly detail: (text: string) => void;
+  /** Blue-green: records where the Service's selector went (the journal's record, for the summary). */
+  readonly recordBlueGreen?: ((change: Partial<BlueGreenRecord>) => void) | undefined;
 }
 
 export interface RollbackResult {

@@ -11,7 +11,8 @@
 // 1. bridge EndpointSlice for green, then `helm upgrade`: helm rewrites the Service's selector towards the
 //    chart's (see steps/blue-green-bridge.ts), the bridge keeps green behind the Service meanwhile;
 // 2. green's selector set again and seen in the controller's own slices, then the bridge is deleted;
-// 3. wait for the chart's Deployment (the same watcher and verdicts as any rollout); green still serves;
+// 3. wait for the chart's Deployment (the same watcher and verdicts as any rollout); green still serves, and
+//    its endpoints are watched: green losing them all fails the run (the rollback puts blue back);
 // 4. one patch gives the Service the chart's selector; its endpoints must become the chart's pods only;
 // 5. (wrap-up) green and the preview Service are deleted: the upgrade is complete by then, so a failure there
 //    is a warning naming the command, never a rollback.
@@ -19,8 +20,8 @@ import type { V1Service } from '@kubernetes/client-node';
 import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { BlueGreenRecord } from '../engine/journal.ts';
 import type { Facts, Step } from '../engine/step.ts';
-import { targetImage } from '../plan/plan.ts';
-import { waitOnlyGreen, type GreenPlan } from '../steps/blue-green.ts';
+import { targetImage, waitSeconds } from '../plan/plan.ts';
+import { waitOnlyGreen, whileGreenServes, type EndpointPoll, type GreenPlan } from '../steps/blue-green.ts';
 import {
   bridgeName,
   bridgeSlice,
@@ -64,6 +65,23 @@ function podIps(ctx: RunContext, selector: string): () => Promise<ReadonlySet<st
     );
 }
 
+/** The serving Service's own EndpointSlices and green's pod IPs: what the checks of green behind it read. */
+function greenBehindService(
+  ctx: RunContext,
+  bg: BlueGreenRecord,
+  green: GreenPlan,
+): Pick<EndpointPoll, 'list' | 'greenIps'> {
+  return {
+    list: async () => controllerSlices(await ctx.kube.listEndpointSlices(ctx.target.namespace, bg.service)),
+    greenIps: podIps(ctx, labelSelector(green.selector)),
+  };
+}
+
+function needGreen(carry: HandOverCarry): GreenPlan {
+  if (!carry.green) throw new Error('internal: the blue-green plan is missing (steps out of order)');
+  return carry.green;
+}
+
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 
 /** The serving Service, refused when it is gone or no longer selects green (someone else's change wins). */
@@ -97,8 +115,7 @@ export function upgradeChart(facts: Facts, carry: HandOverCarry): Step {
     async run(ctx, h) {
       const bg = record(ctx);
       const ns = ctx.target.namespace;
-      const green = carry.green;
-      if (!green) throw new Error('internal: the blue-green plan is missing (steps out of order)');
+      const green = needGreen(carry);
       const serving = await servingOnGreen(ctx, bg, 'the hand-over');
       const name = bridgeName(bg.green);
       const slice = bridgeSlice(serving, name, await ctx.kube.listPods(ns, labelSelector(green.selector)));
@@ -124,8 +141,7 @@ export function upgradeChart(facts: Facts, carry: HandOverCarry): Step {
       }
       // The Service's own slices list green again before the bridge goes: no moment without green.
       const r = await waitOnlyGreen({
-        list: async () => controllerSlices(await ctx.kube.listEndpointSlices(ns, bg.service)),
-        greenIps: podIps(ctx, labelSelector(green.selector)),
+        ...greenBehindService(ctx, bg, green),
         timeoutMs: HANDOVER_ENDPOINTS_TIMEOUT_MS,
         intervalMs: HANDOVER_ENDPOINTS_POLL_MS,
         signal: ctx.signal,
@@ -139,12 +155,32 @@ export function upgradeChart(facts: Facts, carry: HandOverCarry): Step {
   };
 }
 
-/** Step 3: the chart's Deployment (ctx.target, blue's name) watched to readiness, as any rollout. */
-export function waitForChart(carry: Carry): Step {
+/** How often green's endpoints are checked while the chart's Deployment is awaited. */
+export const HANDOVER_WATCH_MS = 2_000;
+
+/**
+ * Step 3: the chart's Deployment (ctx.target, blue's name) watched to readiness, as any rollout, while green,
+ * the only one serving, is watched as in the hold: should green lose every ready endpoint, the wait stops and
+ * the run fails (the rollback then puts the chart back and blue serves again).
+ */
+export function waitForChart(carry: HandOverCarry): Step {
+  const wait = waitForReadiness(carry);
   return {
-    ...waitForReadiness(carry),
+    ...wait,
     id: 'handover-wait',
-    title: "Hand-over: wait for the chart's Deployment at the new version (green serves meanwhile)",
+    title: "Hand-over: wait for the chart's Deployment at the new version (green serves meanwhile, watched)",
+    async run(ctx, h) {
+      await whileGreenServes(
+        {
+          ...greenBehindService(ctx, record(ctx), needGreen(carry)),
+          intervalMs: HANDOVER_WATCH_MS,
+          maxMs: (waitSeconds(ctx.plan) + ctx.plan.imagePullGraceSeconds) * 1000,
+          during: "while the chart's Deployment was awaited in the hand-over (nothing else serves)",
+          signal: ctx.signal,
+        },
+        (signal) => wait.run({ ...ctx, signal }, h),
+      );
+    },
   };
 }
 
@@ -157,7 +193,7 @@ export function handBack(): Step {
       const bg = record(ctx);
       const ns = ctx.target.namespace;
       const now = await servingOnGreen(ctx, bg, "switching the Service back to the chart's pods");
-      ctx.journal.recordBlueGreen({ handedBack: true });
+      ctx.journal.recordBlueGreen({ handedBack: true, selects: 'blue', switchedBackAt: ctx.now() });
       await ctx.kube.setServiceSelector(ns, bg.service, bg.blueSelector, now.metadata?.resourceVersion);
       const onGreen =
         bg.switchedAt === undefined ? '' : ` after ${seconds(ctx.now() - bg.switchedAt)} on green`;
@@ -189,6 +225,7 @@ export function confirmChartEndpoints(): Step {
           ),
         );
       });
+      ctx.journal.recordBlueGreenFacts({ endpointsHandedBack: r.view.ready });
       h.detail(
         `ready endpoints: ${r.view.ready.join(', ')} (the chart's pods only, ${seconds(r.ms)} after the patch)`,
       );

@@ -7,6 +7,7 @@ import { checkCancelled, type RunContext } from '../engine/context.ts';
 import type { BlueGreenRecord } from '../engine/journal.ts';
 import type { Facts, Step, Strategy } from '../engine/step.ts';
 import type { Target } from '../engine/target.ts';
+import { upgradedDbName } from '../plan/db-name.ts';
 import { targetImage } from '../plan/plan.ts';
 import {
   checkActivations,
@@ -184,10 +185,17 @@ export function planBlueGreen(
           previewCreated: false,
           switched: false,
           blueScaled: false,
+          selects: 'blue',
+          facts: {
+            greenImage: targetImage(plan),
+            greenReplicas,
+            fromDb: facts.db.name,
+            greenDb: plan.upgradeDb ? upgradedDbName(plan.tag) : undefined,
+            activationsPeak: act.peak,
+            activationsOf: plan.activations,
+          },
         },
       });
-      ctx.outcome.extraOutputs['previous-color'] = green.blueColor;
-      ctx.outcome.extraOutputs['active-color'] = green.blueColor;
     },
   };
 }
@@ -259,8 +267,9 @@ export function switchService(): Step {
         `endpoints before the switch: ready ${before.ready.join(', ') || 'none'}; not ready ${before.notReady.join(', ') || 'none'}`,
       );
       checkCancelled(ctx, 'switching the Service');
+      ctx.journal.recordBlueGreenFacts({ endpointsBefore: before.ready });
       const at = ctx.now();
-      ctx.journal.recordBlueGreen({ switched: true, switchedAt: at });
+      ctx.journal.recordBlueGreen({ switched: true, switchedAt: at, selects: 'green' });
       await ctx.kube.setServiceSelector(ns, bg.service, bg.greenSelector, now.metadata?.resourceVersion);
       h.detail(`Service ${bg.service} selects green since ${new Date(at).toISOString()}`);
     },
@@ -281,6 +290,7 @@ export function confirmEndpoints(carry: BlueGreenCarry): Step {
         intervalMs: ENDPOINTS_POLL_MS,
         signal: ctx.signal,
       });
+      ctx.journal.recordBlueGreenFacts({ endpointsAfter: r.view.ready, onlyGreenMs: r.ms });
       h.detail(
         `ready endpoints: ${r.view.ready.join(', ')} (green only, ${Math.round(r.ms / 100) / 10} s after the switch patch)`,
       );
@@ -368,13 +378,12 @@ export function reportColors(carry: BlueGreenCarry): Step {
     async run(ctx, h) {
       const green = need(carry.green);
       const bg = record(ctx);
+      // The outputs active-color and previous-color are set from the journal at the run's end (colorOutputs).
       if (bg.handedBack) {
         // The chart's Deployment (blue's name and color) serves the new version again: green is gone.
-        ctx.outcome.extraOutputs['active-color'] = green.blueColor;
         h.detail(handOverColors(ctx, bg, green.blueColor));
         return;
       }
-      ctx.outcome.extraOutputs['active-color'] = green.color;
       h.detail(
         `active: ${green.color} (Deployment ${bg.green}); previous: ${green.blueColor} (Deployment ${bg.blue}, at 0 replicas); switched at ${bg.switchedAt ? new Date(bg.switchedAt).toISOString() : '?'}`,
       );
