@@ -22,11 +22,13 @@ import {
   type RollbackMethod,
 } from '../report/rehearsal.ts';
 import type { MdCoreClient } from '../core-api/client.ts';
+import { waitOnlyGreen } from '../steps/blue-green.ts';
+import { ENDPOINTS_POLL_MS, ENDPOINTS_TIMEOUT_MS } from '../strategies/blue-green.ts';
 import { describeApiError, openApi, versionMatches } from '../steps/core-api.ts';
 import { rollback } from '../steps/rollback.ts';
 import { rollbackMode } from './after-failure.ts';
 import { splitImage } from './context.ts';
-import { Journal, type JournalData } from './journal.ts';
+import { Journal, type BlueGreenRecord, type JournalData } from './journal.ts';
 import { durationSeconds, type Outcome } from './outcome.ts';
 import { runUpgrade, type EngineDeps } from './run.ts';
 import { userTarget } from './target.ts';
@@ -52,6 +54,91 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 export function defaultReportPath(plan: Plan, at: number): string {
   const stamp = new Date(at).toISOString().replace(/[:.]/g, '-');
   return join(process.env.RUNNER_TEMP || tmpdir(), `mdcore-rehearsal-${plan.deployment}-${stamp}.json`);
+}
+
+/**
+ * The run that brings staging to the baseline. Blue-green's goes in place (a rolling update on the same route):
+ * a blue-green run would leave the baseline on a new color, and the rehearsal's upgrade would then start from
+ * a Deployment at 0 replicas.
+ */
+export function baselinePlan(plan: Plan, tag: string): Plan {
+  return {
+    ...plan,
+    tag,
+    force: false,
+    ...(plan.strategy === 'blue-green' ? { strategy: 'rolling-update' as const } : {}),
+  };
+}
+
+const passed = (s: StepRecord | undefined): boolean => s?.status === 'ok' || s?.status === 'warning';
+const span = (from: StepRecord | undefined, to: StepRecord | undefined): number | undefined =>
+  from && to ? secondsBetween(from.startedAt, to.endedAt) : undefined;
+
+/**
+ * The phases of a blue-green upgrade, from its steps: green's migration (from its creation to its first pod
+ * ready, `firstReady`) and rollout, the REST checks of green and of the serving path, the switch (the patch
+ * until the endpoints show green only), the hold (scale-down-delay) and, helm-managed, the hand-over.
+ */
+export function blueGreenPhases(
+  u: Pick<Outcome, 'result' | 'steps'>,
+  firstReady: number | undefined,
+): PhaseReport[] {
+  const step = (id: string): StepRecord | undefined => stepOf(u as Outcome, id);
+  const created = step('create-green');
+  const wait = step('wait');
+  const verifies = ['verify-green', 'verify-serving', 'verify-handover']
+    .map(step)
+    .filter((s): s is StepRecord => s !== undefined);
+  const switched = step('switch');
+  const hold = step('hold-blue');
+  const handover = step('handover-upgrade');
+  const phases: PhaseReport[] = [
+    {
+      name: 'migration',
+      seconds: created && firstReady !== undefined ? secondsBetween(created.endedAt, firstReady) : undefined,
+      ok: passed(wait),
+      detail:
+        firstReady !== undefined
+          ? "from green's creation to its first pod ready (the database migration runs in it)"
+          : "green's first pod ready could not be read (green is gone after a hand-over or a failure): see rollout",
+    },
+    {
+      name: 'rollout',
+      seconds: stepSeconds(wait),
+      ok: passed(wait),
+      detail: wait ? 'until every green pod was ready' : 'did not run',
+    },
+    {
+      name: 'verification',
+      seconds: verifies.length ? verifies.reduce((sum, s) => sum + (stepSeconds(s) ?? 0), 0) : undefined,
+      ok: verifies.length ? verifies.every(passed) : u.result === 'upgraded',
+      detail: verifies.length
+        ? `MD Core REST checks: ${verifies.map((s) => s.id).join(', ')}`
+        : 'no api-url: not verified through the REST API',
+    },
+    {
+      name: 'switch',
+      seconds: span(switched, step('endpoints')),
+      ok: passed(step('endpoints')),
+      detail: switched
+        ? "the Service's selector patched to green until its ready endpoints were green's pods only"
+        : 'not switched',
+    },
+    {
+      name: 'hold',
+      seconds: stepSeconds(hold),
+      ok: passed(hold),
+      detail: hold ? 'blue kept while green served (scale-down-delay), endpoints watched' : 'did not run',
+    },
+  ];
+  if (handover)
+    phases.push({
+      name: 'handover',
+      seconds: span(handover, step('handover-endpoints') ?? step('handback')),
+      ok: passed(step('handover-endpoints')),
+      detail: "helm upgrade of the chart's Deployment while green served, until the Service was back on it",
+    });
+  return phases;
 }
 
 export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<RehearsalResult> {
@@ -115,9 +202,7 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
       }
     }
     reporter.info(`Rehearsal: bringing staging to the baseline ${baselineTag} if it runs something else.`);
-    const b = await counted('baseline', () =>
-      runUpgrade({ ...plan, tag: baselineTag, force: false }, runDeps),
-    );
+    const b = await counted('baseline', () => runUpgrade(baselinePlan(plan, baselineTag), runDeps));
     outcomes.push(b);
     addChecks('baseline', b);
     broughtToBaseline = b.result === 'upgraded';
@@ -160,6 +245,89 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         ? `${u.previousImage ?? '?'} → ${u.newImage ?? '?'}`
         : `${u.result}: ${u.error?.split('\n')[0] ?? ''}`,
     });
+    const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
+    if (plan.strategy === 'blue-green') {
+      // Green's pods are read while green exists (a plain Deployment); a hand-over has removed it already.
+      const bg = Journal.load(journalPath)?.blueGreen;
+      const firstReady =
+        upgraded && bg && !bg.handedBack
+          ? await counted('upgrade', () => firstReadyAt(kube, plan, bg.green))
+          : undefined;
+      phases.push(...blueGreenPhases(u, firstReady));
+    } else await upgradePhases(u, kube);
+    if (!upgraded) {
+      fail('upgrade', u.error ?? u.result);
+      leftOn = leftAfterFailure(u, baselineTag);
+      return await done();
+    }
+    leftOn = plan.tag;
+
+    // ---- rollback on purpose: the route's own rollback from the upgrade's journal (also after a cancel) ----
+    current = 'rollback';
+    if (!r.restore) {
+      phases.push({
+        name: 'rollback',
+        seconds: undefined,
+        ok: true,
+        detail: 'rehearsal-restore is false: left on the target',
+      });
+      return await done();
+    }
+    const rollbackStarted = now();
+    const rb = await counted('rollback', () => rollbackOnPurpose(kube, plan, deps, journalPath, workDir));
+    rollbackMethod = rb.method;
+    checks.push({
+      phase: 'rollback',
+      id: 'rollback',
+      title: `Roll back to ${baselineTag} (${rb.method ?? 'the route’s rollback'}) and wait for it to be ready`,
+      status: rb.ok ? 'ok' : 'failed',
+    });
+    if (rb.ok && rb.switchedBack && !cancelled()) {
+      const behind = await counted('rollback', () => onlyBlueBehindService(kube, plan, rb.switchedBack));
+      checks.push({
+        phase: 'rollback',
+        id: 'endpoints-baseline',
+        title: `Confirm the Service's ready endpoints are ${rb.switchedBack?.blue ?? 'blue'}'s pods only`,
+        status: behind.ok ? 'ok' : 'failed',
+      });
+      if (!behind.ok) Object.assign(rb, { ok: false });
+      rb.detail = `${rb.detail}; ${behind.detail}`;
+    }
+    if (rb.ok && !cancelled()) {
+      const served = await counted('rollback', () => baselineServes(kube, plan, deps, baselineTag));
+      checks.push({
+        phase: 'rollback',
+        id: 'verify-baseline',
+        title: `Verify that ${baselineTag} serves again`,
+        status: served.status,
+      });
+      if (served.status === 'failed') Object.assign(rb, { ok: false, detail: served.detail });
+      else rb.detail = `${rb.detail}; ${served.detail}`;
+    }
+    phases.push({
+      name: 'rollback',
+      seconds: secondsBetween(rollbackStarted, now()),
+      ok: rb.ok,
+      detail: rb.detail,
+    });
+    if (rb.ok) leftOn = baselineTag;
+    else if (rb.leftToPostStep)
+      leftOn = `unknown until the post step has finished the rollback to ${baselineTag} (the job was cancelled during it)`;
+    else {
+      fail('rollback', rb.detail);
+      leftOn = 'unknown (rollback failed)';
+    }
+    return await done();
+  } catch (err) {
+    fail(failedPhase ?? current, message(err));
+    return await done();
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+
+  /** The phases of a rolling update or export-import upgrade, from its steps and its first new pod. */
+  async function upgradePhases(u: Outcome, kube: Kube): Promise<void> {
+    const upgraded = u.result === 'upgraded';
     // export-import: the configuration's way out of the old version and into the new one, timed on their own.
     const exported = stepOf(u, 'export');
     if (exported)
@@ -169,7 +337,6 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         ok: exported.status === 'ok' || exported.status === 'warning',
         detail: 'configuration exported over the REST API before the change',
       });
-    const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
     const apply = stepOf(u, 'apply');
     const firstReady = upgraded ? await counted('upgrade', () => firstReadyAt(kube, plan)) : undefined;
     phases.push({
@@ -202,63 +369,6 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         ? 'MD Core REST checks of the new version'
         : 'no api-url: not verified through the REST API',
     });
-    if (!upgraded) {
-      fail('upgrade', u.error ?? u.result);
-      leftOn = leftAfterFailure(u, baselineTag);
-      return await done();
-    }
-    leftOn = plan.tag;
-
-    // ---- rollback on purpose: the route's own rollback from the upgrade's journal (also after a cancel) ----
-    current = 'rollback';
-    if (!r.restore) {
-      phases.push({
-        name: 'rollback',
-        seconds: undefined,
-        ok: true,
-        detail: 'rehearsal-restore is false: left on the target',
-      });
-      return await done();
-    }
-    const rollbackStarted = now();
-    const rb = await counted('rollback', () => rollbackOnPurpose(kube, plan, deps, journalPath, workDir));
-    rollbackMethod = rb.method;
-    checks.push({
-      phase: 'rollback',
-      id: 'rollback',
-      title: `Roll back to ${baselineTag} (${rb.method ?? 'the route’s rollback'}) and wait for it to be ready`,
-      status: rb.ok ? 'ok' : 'failed',
-    });
-    if (rb.ok && !cancelled()) {
-      const served = await counted('rollback', () => baselineServes(kube, plan, deps, baselineTag));
-      checks.push({
-        phase: 'rollback',
-        id: 'verify-baseline',
-        title: `Verify that ${baselineTag} serves again`,
-        status: served.status,
-      });
-      if (served.status === 'failed') Object.assign(rb, { ok: false, detail: served.detail });
-      else rb.detail = `${rb.detail}; ${served.detail}`;
-    }
-    phases.push({
-      name: 'rollback',
-      seconds: secondsBetween(rollbackStarted, now()),
-      ok: rb.ok,
-      detail: rb.detail,
-    });
-    if (rb.ok) leftOn = baselineTag;
-    else if (rb.leftToPostStep)
-      leftOn = `unknown until the post step has finished the rollback to ${baselineTag} (the job was cancelled during it)`;
-    else {
-      fail('rollback', rb.detail);
-      leftOn = 'unknown (rollback failed)';
-    }
-    return await done();
-  } catch (err) {
-    fail(failedPhase ?? current, message(err));
-    return await done();
-  } finally {
-    rmSync(workDir, { recursive: true, force: true });
   }
 
   async function done(): Promise<RehearsalResult> {
@@ -428,9 +538,13 @@ export function leftAfterFailure(
   return 'unknown (not rolled back: see the error)';
 }
 
-/** When the first pod of the target image turned ready (the migration runs before it can). */
-async function firstReadyAt(kube: Kube, plan: Plan): Promise<number | undefined> {
-  const dep = await kube.getDeployment(plan.namespace, plan.deployment);
+/** When the first pod of the target image of `deployment` turned ready (the migration runs before it can). */
+async function firstReadyAt(
+  kube: Kube,
+  plan: Plan,
+  deployment = plan.deployment,
+): Promise<number | undefined> {
+  const dep = await kube.getDeployment(plan.namespace, deployment);
   if (!dep) return undefined;
   const image = targetImage(plan);
   const times = (await kube.listPods(plan.namespace, podSelector(dep)))
@@ -441,6 +555,44 @@ async function firstReadyAt(kube: Kube, plan: Plan): Promise<number | undefined>
     .filter((t): t is Date => t !== undefined)
     .map((t) => new Date(t).getTime());
   return times.length ? Math.min(...times) : undefined;
+}
+
+/** The way back on purpose from a finished upgrade's journal, and the journal the rollback works from. */
+export interface WayBack {
+  readonly method: RollbackMethod;
+  /** The engine's rollback mode for the journal (blue-green's undo names the chart's way as well). */
+  readonly mode: ReturnType<typeof rollbackMode>;
+  readonly journal: JournalData;
+  /** Says what the rollback does, for the report and the log. */
+  readonly how: string;
+  /** Blue-green on a plain Deployment: the record of the colors it switches back. */
+  readonly switchBack?: BlueGreenRecord | undefined;
+}
+
+/**
+ * A finished plain blue-green run goes back by blue-green's own undo (the previous color scaled back up, the
+ * Service switched back to it, the new color and its preview removed), so the next run finds the same names.
+ * After a helm hand-over the chart's Deployment serves the target and green is gone: it goes back as after a
+ * rolling update on its route. Otherwise the route's own rollback, as the engine makes after a failure.
+ */
+export function wayBack(data: JournalData): WayBack {
+  const bg = data.blueGreen;
+  // The choice the engine makes after a failure; 'none' is refused with a rehearsal, so this is the route's way.
+  const mode = rollbackMode(data.rollback, data.method);
+  if (bg && !bg.handedBack)
+    return {
+      method: 'blue-green-switch-back',
+      mode,
+      journal: data,
+      switchBack: bg,
+      how: `blue-green switch back: Deployment ${bg.blue} back to ${bg.blueReplicas} replica(s), Service ${bg.service} selecting it again, Deployment ${bg.green} and Service ${bg.preview} removed`,
+    };
+  const journal: JournalData = bg ? { ...data, blueGreen: undefined } : data;
+  const how =
+    mode === 'helm-rollback'
+      ? `helm rollback of release ${data.release ?? '?'} to revision ${data.previousReleaseRevision ?? '?'}`
+      : `kubectl rollout undo to Deployment revision ${data.previousRevision ?? '?'}`;
+  return { method: mode, mode, journal, how };
 }
 
 /**
@@ -460,6 +612,8 @@ async function rollbackOnPurpose(
   detail: string;
   method: RollbackMethod | undefined;
   leftToPostStep: boolean;
+  /** Blue-green: the colors switched back (the Service's endpoints are then checked). */
+  switchedBack?: BlueGreenRecord | undefined;
 }> {
   const data = Journal.load(journalPath);
   if (!data)
@@ -469,12 +623,8 @@ async function rollbackOnPurpose(
       method: undefined,
       leftToPostStep: false,
     };
-  // The choice the engine makes after a failure; 'none' is refused with a rehearsal, so this is the route's way.
-  const method = rollbackMode(data.rollback, data.method);
-  const how =
-    method === 'helm-rollback'
-      ? `helm rollback of release ${data.release ?? '?'} to revision ${data.previousReleaseRevision ?? '?'}`
-      : `kubectl rollout undo to Deployment revision ${data.previousRevision ?? '?'}`;
+  const way = wayBack(data);
+  const { method, how } = way;
   const kubeconfigFile = join(workDir, 'kubeconfig');
   writeFileSync(kubeconfigFile, kube.exportConfig(), { mode: 0o600 });
   const signal = deps.journalPath ? deps.signal : undefined;
@@ -489,7 +639,7 @@ async function rollbackOnPurpose(
     });
     // From here the post step would finish the rollback if the job is cancelled. The upgrade recorded the
     // generation it left (wrap-up included), so the undo runs only over that run's own change.
-    const resumed: JournalData = { ...data, lease: lease.ref, phase: 'changing' };
+    const resumed: JournalData = { ...way.journal, lease: lease.ref, phase: 'changing' };
     const journal = new Journal(resumed, journalPath);
     deps.reporter.info(
       `Rehearsal: rolling back on purpose to ${data.previousImage ?? 'the baseline'} (${how}).`,
@@ -504,7 +654,7 @@ async function rollbackOnPurpose(
       selector: dep ? podSelector(dep) : '',
       timeoutSeconds: plan.timeoutSeconds,
       imagePullGraceSeconds: plan.imagePullGraceSeconds,
-      mode: method,
+      mode: way.mode,
       signal,
       detail: (t) => deps.reporter.info(t),
     });
@@ -525,7 +675,13 @@ async function rollbackOnPurpose(
     const detail = res.ok
       ? `${how}: back on ${data.previousImage ?? 'the baseline'}, every pod ready`
       : `${how}: ${res.problems.join('; ')}. To finish by hand: ${res.manual.join(' && ')}`;
-    return { ok: res.ok, detail, method, leftToPostStep };
+    return {
+      ok: res.ok,
+      detail,
+      method,
+      leftToPostStep,
+      switchedBack: res.ok ? way.switchBack : undefined,
+    };
   } catch (err) {
     return { ok: false, detail: `${how}: ${message(err)}`, method, leftToPostStep };
   } finally {
@@ -535,6 +691,37 @@ async function rollbackOnPurpose(
       const left: JournalData = { ...(Journal.load(journalPath) ?? data), lease: undefined };
       if (rel.released) new Journal(left, journalPath);
     }
+  }
+}
+
+/** After a blue-green switch back: the serving Service's ready endpoints are blue's pods only (bounded poll). */
+async function onlyBlueBehindService(
+  kube: Kube,
+  plan: Plan,
+  bg: BlueGreenRecord | undefined,
+): Promise<{ ok: boolean; detail: string }> {
+  if (!bg) return { ok: false, detail: 'internal: no blue-green record to check the endpoints by' };
+  const ns = plan.namespace;
+  try {
+    const blue = await kube.getDeployment(ns, bg.blue);
+    if (!blue) throw new Error(`Deployment ${ns}/${bg.blue} no longer exists`);
+    const selector = podSelector(blue);
+    const r = await waitOnlyGreen({
+      list: () => kube.listEndpointSlices(ns, bg.service),
+      greenIps: async () =>
+        new Set(
+          (await kube.listPods(ns, selector)).map((p) => p.status?.podIP).filter((ip): ip is string => !!ip),
+        ),
+      timeoutMs: ENDPOINTS_TIMEOUT_MS,
+      intervalMs: ENDPOINTS_POLL_MS,
+      whose: `${bg.blue}'s`,
+    });
+    return {
+      ok: true,
+      detail: `Service ${bg.service}'s ready endpoints are ${bg.blue}'s pods only (${r.view.ready.join(', ')})`,
+    };
+  } catch (err) {
+    return { ok: false, detail: `after the switch back: ${message(err)}` };
   }
 }
 

@@ -554,10 +554,10 @@ export function rehearsalProblems(v: {
       path: ['baseline-tag'],
       message: `input 'baseline-tag' is the same as 'tag' (${v.tag}): a rehearsal needs a different target to upgrade to`,
     });
-  if (v.strategy !== 'rolling-update' && v.strategy !== 'export-import')
+  if (!['rolling-update', 'export-import', 'blue-green'].includes(v.strategy))
     out.push({
       path: ['strategy'],
-      message: `input 'rehearsal' works with 'strategy' rolling-update or export-import in this version; ${v.strategy} rehearsals are not built yet`,
+      message: `input 'rehearsal' works with 'strategy' rolling-update, export-import or blue-green in this version; ${v.strategy} rehearsals are not built yet`,
     });
   if (v.rollback === 'none')
     out.push({

@@ -4,7 +4,11 @@
 export const historyConfigMapName = (deployment: string): string =>
   `mdcore-upgrade-rehearsals-${deployment}`.slice(0, 253);
 
-/** The phases a rehearsal times; migration and rollout are parts of the upgrade, as export and import are (export-import). */
+/**
+ * The phases a rehearsal times; migration and rollout are parts of the upgrade, as export and import are
+ * (export-import), and switch, hold and handover (blue-green: the Service switched to green and its endpoints
+ * confirmed, blue kept for scale-down-delay, the helm hand-over to the chart's Deployment).
+ */
 export const PHASES = [
   'baseline',
   'upgrade',
@@ -13,6 +17,9 @@ export const PHASES = [
   'rollout',
   'import',
   'verification',
+  'switch',
+  'hold',
+  'handover',
   'rollback',
 ] as const;
 export type PhaseName = (typeof PHASES)[number];
@@ -32,8 +39,18 @@ export interface CheckReport {
   readonly status: string;
 }
 
-/** How the rollback on purpose was made: the route's own way back, as after a failed upgrade. */
-export type RollbackMethod = 'helm-rollback' | 'rollout-undo';
+/**
+ * How the rollback on purpose was made: the route's own way back, as after a failed upgrade; blue-green on a
+ * plain Deployment: the previous color scaled back up, the Service switched back to it, the new color removed.
+ */
+export type RollbackMethod = 'helm-rollback' | 'rollout-undo' | 'blue-green-switch-back';
+
+const WAY_BACK: Record<RollbackMethod, string> = {
+  'helm-rollback': 'helm rollback (the release revision before the upgrade)',
+  'rollout-undo': 'kubectl rollout undo (the Deployment revision before the upgrade)',
+  'blue-green-switch-back':
+    'blue-green switch back (the previous color scaled back up, the Service on it again, the new color removed)',
+};
 
 /** Kubernetes API requests of the action's own client per part of the rehearsal (kubectl and helm not included). */
 export type RequestCounts = Partial<Record<'baseline' | 'upgrade' | 'rollback' | 'total', number>>;
@@ -182,10 +199,7 @@ export function renderRehearsal(r: RehearsalReport, reportPath: string | undefin
       `| ${p.name} | ${show(p.seconds)} | ${p.ok ? 'ok' : 'failed'} | ${p.detail.replace(/\|/g, '\\|')} |`,
     );
   lines.push('', `Staging left on: ${r.leftOn}.`);
-  if (r.rollbackMethod)
-    lines.push(
-      `Way back: ${r.rollbackMethod === 'helm-rollback' ? 'helm rollback (the release revision before the upgrade)' : 'kubectl rollout undo (the Deployment revision before the upgrade)'}.`,
-    );
+  if (r.rollbackMethod) lines.push(`Way back: ${WAY_BACK[r.rollbackMethod]}.`);
   const counted = (['baseline', 'upgrade', 'rollback'] as const).filter(
     (k) => r.apiRequests[k] !== undefined,
   );

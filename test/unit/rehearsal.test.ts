@@ -125,7 +125,7 @@ describe('rehearsal inputs', () => {
     ]);
   });
 
-  it('accepts the helm route (helm, auto) and export-import; refuses the strategies not built yet, naming them', () => {
+  it('accepts the helm route (helm, auto), export-import and blue-green; refuses the strategies not built yet, naming them', () => {
     expect(errorsFor({ method: 'helm' })).toEqual([]);
     expect(errorsFor({ method: 'auto' })).toEqual([]);
     expect(errorsFor({ strategy: 'export-import', 'config-password': 'x' })).toEqual([]);
@@ -133,9 +133,12 @@ describe('rehearsal inputs', () => {
     expect(errorsFor({ strategy: 'export-import' })).toEqual([
       expect.stringContaining("input 'config-password' is required when 'strategy' is export-import"),
     ]);
-    expect(errorsFor({ strategy: 'blue-green' })).toEqual([
+    expect(errorsFor({ strategy: 'blue-green' })).toEqual([]);
+    expect(
+      errorsFor({ strategy: 'blue-green-hot-backup', 'green-api-url': 'https://{pod-ip}:8008' }),
+    ).toEqual([
       expect.stringContaining(
-        "input 'rehearsal' works with 'strategy' rolling-update or export-import in this version; blue-green rehearsals are not built yet",
+        "input 'rehearsal' works with 'strategy' rolling-update, export-import or blue-green in this version; blue-green-hot-backup rehearsals are not built yet",
       ),
     ]);
   });
@@ -324,6 +327,28 @@ describe('report: interrupted, baseline-from, the way back and API requests', ()
     );
     expect(md).toContain('## Rehearsal INTERRUPTED (job cancelled) in the rollback phase: 5.19.0 → 5.20.0');
     expect(md).not.toContain('FAILED');
+  });
+});
+
+describe('report: blue-green', () => {
+  it('summary: the switch and hold phases, the way back a blue-green switch back', () => {
+    const text = renderRehearsal(
+      {
+        ...report,
+        phases: [
+          ...report.phases.slice(0, -1),
+          { name: 'switch', seconds: 3, ok: true, detail: 'switched' },
+          { name: 'hold', seconds: 60, ok: true, detail: 'held' },
+        ],
+        rollbackMethod: 'blue-green-switch-back',
+      },
+      undefined,
+    );
+    expect(text).toContain(
+      'Way back: blue-green switch back (the previous color scaled back up, the Service on it again, the new color removed).',
+    );
+    expect(text).toContain('| switch | 3 s | ok | switched |');
+    expect(text).toContain('| hold | 60 s | ok | held |');
   });
 });
 
