@@ -11,7 +11,6 @@ export {
   AuthorizationV1Api,
   CoordinationV1Api,
   CoreV1Api,
-  CustomObjectsApi,
   DiscoveryV1Api,
   VersionApi,
 } from '@kubernetes/client-node/dist/gen/index.js';

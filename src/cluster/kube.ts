@@ -8,7 +8,6 @@ import type {
   CoordinationV1Api,
   CoreV1Api,
   CoreV1Event,
-  CustomObjectsApi,
   DiscoveryV1Api,
   KubeConfig,
   V1ConfigMap,
@@ -22,6 +21,7 @@ import type {
 import { describeConnectFailure } from './connect-error.ts';
 import type { LeaseObject } from './lease.ts';
 import { kubeconfigForTools } from './kubeconfig-file.ts';
+import { kubeRequest } from './service-proxy.ts';
 import { uncoveredChecks, type ResourceRule } from './rules-review.ts';
 
 export interface KubeConnectOptions {
@@ -93,6 +93,11 @@ function messageOf(err: unknown): string {
   }
   const m = (body as { message?: string } | undefined)?.message;
   return m ?? (typeof body === 'string' && body ? body : (e?.message ?? String(err)));
+}
+
+function scaledObjectsPath(namespace: string): string {
+  const { group, version, plural } = SCALED_OBJECTS;
+  return `/apis/${group}/${version}/namespaces/${encodeURIComponent(namespace)}/${plural}`;
 }
 
 /** The client's Lease model as plain JSON (its MicroTime fields arrive as strings or Dates). */
@@ -457,16 +462,32 @@ export class Kube {
 
   // ---- KEDA ScaledObjects (a custom resource: served only where KEDA's CRDs are installed) ----
 
-  private customApi: CustomObjectsApi | undefined;
-  private get custom(): CustomObjectsApi {
-    this.customApi ??= this.kc.makeApiClient(this.lib.CustomObjectsApi);
-    return this.customApi;
+  /**
+   * One JSON request to the API server for a custom resource, through kubeRequest (the kubeconfig's credentials,
+   * TLS and proxy, as client-node's calls) with the client's user agent. client-node's CustomObjectsApi would do
+   * the same for 90 KiB of bundle (bench/README.md, issue 17). An HTTP error throws what client-node throws
+   * (`code`, `body`), so call() and maybe() read both alike.
+   */
+  private async customRequest(method: string, path: string, patch?: object): Promise<unknown> {
+    const server = (this.kc.getCurrentCluster()?.server ?? '').replace(/\/+$/, '');
+    const answer = await kubeRequest(this.kc, `${server}${path}`, {
+      method,
+      headers: {
+        accept: 'application/json',
+        'user-agent': this.userAgent,
+        ...(patch ? { 'content-type': this.lib.PatchStrategy.MergePatch } : {}),
+      },
+      ...(patch ? { body: JSON.stringify(patch) } : {}),
+    });
+    const text = answer.body.toString('utf8');
+    if (answer.status >= 200 && answer.status < 300) return JSON.parse(text) as unknown;
+    throw Object.assign(new Error(`HTTP ${String(answer.status)}`), { code: answer.status, body: text });
   }
 
   /** Whether the API server serves `group/version` (discovery; false on 404). */
   async servesApi(group: string, version: string): Promise<boolean> {
     const r = await this.maybe(`discovering API ${group}/${version}`, () =>
-      this.custom.getAPIResources({ group, version }),
+      this.customRequest('GET', `/apis/${group}/${version}`),
     );
     return r !== undefined;
   }
@@ -474,7 +495,7 @@ export class Kube {
   /** The ScaledObjects of a namespace; undefined when the API is not served (KEDA not installed). */
   async listScaledObjects(namespace: string): Promise<ScaledObject[] | undefined> {
     const l = (await this.maybe(`listing ScaledObjects (${SCALED_OBJECTS.group}) in ${namespace}`, () =>
-      this.custom.listNamespacedCustomObject({ ...SCALED_OBJECTS, namespace }),
+      this.customRequest('GET', scaledObjectsPath(namespace)),
     )) as { items?: ScaledObject[] } | undefined;
     return l ? (l.items ?? []) : undefined;
   }
@@ -485,10 +506,7 @@ export class Kube {
    */
   async patchScaledObject(namespace: string, name: string, body: object): Promise<ScaledObject> {
     return (await this.call(`patching ScaledObject ${namespace}/${name}`, () =>
-      this.custom.patchNamespacedCustomObject(
-        { ...SCALED_OBJECTS, namespace, name, body },
-        this.lib.setHeaderOptions('Content-Type', this.lib.PatchStrategy.MergePatch),
-      ),
+      this.customRequest('PATCH', `${scaledObjectsPath(namespace)}/${encodeURIComponent(name)}`, body),
     )) as ScaledObject;
   }
 

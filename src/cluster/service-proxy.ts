@@ -54,48 +54,65 @@ export function serviceProxyUrl(server: string, namespace: string, service: stri
   return `${server.replace(/\/+$/, '')}/api/v1/namespaces/${namespace}/services/${ref}/proxy`;
 }
 
+/** One request to the API server as kubeRequest sends it: any method, and a signal only when the caller has one. */
+export interface KubeRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array<ArrayBuffer> | string;
+  readonly signal?: AbortSignal;
+}
+
 /**
- * A transport that sends every request with the kubeconfig's credentials, exactly as client-node's own calls:
- * CA, client certificate and key, bearer token (a token file or exec plugin refreshed as client-node refreshes
- * it), basic auth, impersonation, the cluster's proxy-url; node:https, since fetch has no client certificates.
+ * Sends one request with the kubeconfig's credentials, exactly as client-node's own calls: CA, client
+ * certificate and key, bearer token (a token file or exec plugin refreshed as client-node refreshes it), basic
+ * auth, impersonation, the cluster's proxy-url; node:https, since fetch has no client certificates. Reads the
+ * whole answer, whatever its status; when none arrives, throws an error whose `cause` is the low-level one.
+ */
+export async function kubeRequest(kc: KubeConfig, url: string, request: KubeRequest): Promise<HttpAnswer> {
+  const options: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const target = new URL(url);
+  const body = request.body === undefined ? undefined : Buffer.from(request.body);
+  const headers: Record<string, string> = {
+    ...request.headers,
+    ...(body !== undefined ? { 'content-length': String(body.length) } : {}),
+    ...stringHeaders(options.headers),
+  };
+  const send = target.protocol === 'http:' ? http.request : https.request;
+  return new Promise<HttpAnswer>((resolve, reject) => {
+    const fail = (err: unknown): void => reject(new Error('no answer', { cause: err }));
+    const req = send(
+      target,
+      { ...options, method: request.method, headers, ...(request.signal ? { signal: request.signal } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: answerHeaders(res.rawHeaders),
+            body: Buffer.concat(chunks),
+          }),
+        );
+      },
+    );
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+/**
+ * A transport to a Service's pods through the API server's proxy (kubeRequest): an answer that is the API
+ * server's own refusal (proxyRefusal) is an error, not MD Core's answer.
  */
 export function kubeTransport(kc: KubeConfig): HttpTransport {
   return async (url, request) => {
-    const options: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(options);
-    const target = new URL(url);
-    const body = request.body === undefined ? undefined : Buffer.from(request.body);
-    const headers: Record<string, string> = {
-      ...request.headers,
-      ...(body !== undefined ? { 'content-length': String(body.length) } : {}),
-      ...stringHeaders(options.headers),
-    };
-    const send = target.protocol === 'http:' ? http.request : https.request;
-    return new Promise<HttpAnswer>((resolve, reject) => {
-      const fail = (err: unknown): void => reject(new Error('no answer', { cause: err }));
-      const req = send(
-        target,
-        { ...options, method: request.method, headers, signal: request.signal },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', fail);
-          res.on('aborted', () => fail(new Error('the connection closed before the answer was complete')));
-          res.on('end', () => {
-            const answer = {
-              status: res.statusCode ?? 0,
-              headers: answerHeaders(res.rawHeaders),
-              body: Buffer.concat(chunks),
-            };
-            const refusal = proxyRefusal(answer);
-            if (refusal) fail(new Error(refusal));
-            else resolve(answer);
-          });
-        },
-      );
-      req.on('error', fail);
-      req.end(body);
-    });
+    const answer = await kubeRequest(kc, url, request);
+    const refusal = proxyRefusal(answer);
+    if (refusal) throw new Error('no answer', { cause: new Error(refusal) });
+    return answer;
   };
 }
 

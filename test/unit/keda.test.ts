@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { V1Deployment } from '@kubernetes/client-node';
+import clientNodePackage from '@kubernetes/client-node/package.json' with { type: 'json' };
 import { Kube, KubeError, type AccessCheck, type ScaledObject } from '../../src/cluster/kube.ts';
 import { afterFailure } from '../../src/engine/after-failure.ts';
 import { recoverFromJournal } from '../../src/engine/recover.ts';
@@ -593,11 +594,14 @@ interface Seen {
   body: unknown;
 }
 
+const clientNodeVersion = clientNodePackage.version;
+
 async function apiServer(
   kedaServed: boolean,
   listed: ScaledObject[] = [so('s', { name: 'md-core' })],
-): Promise<{ kube: Kube; seen: Seen[]; kubeconfig: string }> {
+): Promise<{ kube: Kube; seen: Seen[]; kubeconfig: string; callers: string[] }> {
   const seen: Seen[] = [];
+  const callers: string[] = [];
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -610,6 +614,7 @@ async function apiServer(
         contentType: req.headers['content-type'],
         body: text ? JSON.parse(text) : undefined,
       });
+      callers.push(`${req.headers['user-agent'] ?? ''} | ${req.headers.authorization ?? ''}`);
       const reply = (status: number, body: unknown): void => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body));
@@ -623,6 +628,8 @@ async function apiServer(
       if (path === '/apis/keda.sh/v1alpha1')
         return reply(200, { kind: 'APIResourceList', groupVersion: 'keda.sh/v1alpha1', resources: [] });
       if (req.method === 'GET') return reply(200, { kind: 'ScaledObjectList', items: listed });
+      if (path.endsWith('/stale'))
+        return reply(409, { kind: 'Status', code: 409, message: 'the object has been modified' });
       return reply(200, so('s', { name: 'md-core' }, { [PAUSED_REPLICAS]: '1' }));
     });
   });
@@ -636,7 +643,7 @@ async function apiServer(
     'contexts: [{name: x, context: {cluster: c, user: u}}]',
     'current-context: x',
   ].join('\n');
-  return { kube: await Kube.connect({ kubeconfig }), seen, kubeconfig };
+  return { kube: await Kube.connect({ kubeconfig }), seen, kubeconfig, callers };
 }
 
 describe('Kube: ScaledObjects', () => {
@@ -663,6 +670,26 @@ describe('Kube: ScaledObjects', () => {
       contentType: 'application/merge-patch+json',
       body,
     });
+  });
+
+  it("requests carry the client's user agent and the kubeconfig's token; a refused patch names the server's reason", async () => {
+    const { kube, seen, callers } = await apiServer(true);
+    expect(await kube.listScaledObjects('mdcore')).toHaveLength(1);
+    const err = await kube
+      .patchScaledObject('mdcore', 'stale', { metadata: { resourceVersion: '9' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeError);
+    expect((err as KubeError).status).toBe(409);
+    expect((err as KubeError).message).toBe(
+      'patching ScaledObject mdcore/stale: HTTP 409: the object has been modified',
+    );
+    expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      'GET /apis/keda.sh/v1alpha1/namespaces/mdcore/scaledobjects',
+      'PATCH /apis/keda.sh/v1alpha1/namespaces/mdcore/scaledobjects/stale',
+    ]);
+    expect(new Set(callers)).toEqual(
+      new Set([`kubernetes-client-javascript/${clientNodeVersion} | Bearer test-token`]),
+    );
   });
 });
 
