@@ -78,6 +78,7 @@ export async function recoverFromJournal(
     const dep = await kube.getDeployment(data.namespace, data.deployment);
     const selector = dep ? podSelector(dep) : '';
     const { mode } = decision;
+    const journal = new Journal(data, journalPath);
     const result = await rollback(data, {
       kube,
       reporter,
@@ -89,8 +90,10 @@ export async function recoverFromJournal(
       imagePullGraceSeconds: plan.imagePullGraceSeconds,
       mode,
       detail: (t) => reporter.info(t),
+      // Where the Service went, for the post step's summary.
+      recordBlueGreen: data.blueGreen ? (c) => journal.recordBlueGreen(c) : undefined,
     });
-    new Journal(data, journalPath).update({ phase: result.ok ? 'rolled-back' : 'rollback-failed' });
+    journal.update({ phase: result.ok ? 'rolled-back' : 'rollback-failed' });
     return { action: result.ok ? 'rolled-back' : 'rollback-failed', result };
   } finally {
     if (lease) {

@@ -101,11 +101,15 @@ const list = (ips: readonly string[] | undefined, limits: Limits): string =>
       ? 'none'
       : `${ips.slice(0, limits.listItems).join(', ')}${ips.length > limits.listItems ? ` … ${ips.length - limits.listItems} more` : ''}`;
 
+/** What blue-green's table reads besides the journal's record (an Outcome, or the post step's own). */
+export type BlueGreenRun = Pick<Outcome, 'result' | 'previousImage' | 'newImage' | 'dbName' | 'endedAt'>;
+
 /** What each color ran and where it stands at the end, as the journal's record says. */
-function endStates(o: Outcome, bg: BlueGreenRecord): [string, string] {
+function endStates(o: BlueGreenRun, bg: BlueGreenRecord): [string, string] {
   if (o.result === 'dry-run') return ['serving (unchanged)', 'planned, not created'];
+  // A rollback succeeds only once green is deleted; the record keeps greenCreated for what was made.
+  if (o.result === 'rolled-back') return ['serving again', 'removed'];
   const green = bg.greenCreated ? 'kept (still exists)' : 'removed';
-  if (o.result === 'rolled-back') return ['serving again', green];
   if (o.result === 'upgraded' && bg.handedBack)
     return [
       "serving: the chart's Deployment, upgraded by helm while green served (hand-over)",
@@ -123,7 +127,7 @@ function endStates(o: Outcome, bg: BlueGreenRecord): [string, string] {
 }
 
 /** Blue-green's table: both colors, databases, activations, the switch and the endpoints around it. */
-export function renderBlueGreen(o: Outcome, bg: BlueGreenRecord, limits: Limits = FULL): string[] {
+export function renderBlueGreen(o: BlueGreenRun, bg: BlueGreenRecord, limits: Limits = FULL): string[] {
   const f = bg.facts ?? {};
   const names = greenName(bg.blue);
   const [blueEnd, greenEnd] = endStates(o, bg);

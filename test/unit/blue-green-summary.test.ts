@@ -121,7 +121,8 @@ describe("the summary's blue-green table", () => {
   });
 
   it('after a failure after the switch: how long traffic was on green, and that it went back', () => {
-    const back = { ...done, selects: 'blue' as const, switchedBackAt: T0 + 42_000, greenCreated: false };
+    // The record keeps greenCreated (what the run made); the rollback succeeded, so green is gone.
+    const back = { ...done, selects: 'blue' as const, switchedBackAt: T0 + 42_000 };
     const md = renderSummary(outcome('rolled-back', back));
     expect(md).toContain('| At the end | serving again | removed |');
     expect(md).toContain(
