@@ -5,17 +5,12 @@
 // main step was killed. The CRD lives only while this file runs, so no other file sees it; without it the
 // run says KEDA is not installed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
-import { REPO_ROOT } from './cluster/harness.ts';
 import { tagFor } from './cluster/stages.ts';
 import { installFixture, runAction, type ActionRun } from './support/action.ts';
-import { useDistRunner } from './support/dist-runner.ts';
+import { useBundleOfSources, useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { plainMdCore } from './support/plain-deployment.ts';
 import { bindReadmeRole, readmeRole, SA, tokenKubeconfig } from './support/service-account.ts';
@@ -271,24 +266,7 @@ describe('with the ScaledObject CRD', () => {
 
   describe('main step killed (dist), then its post step', () => {
     const dist = useDistRunner();
-    let bundle = '';
-    beforeAll(() => {
-      // The action as GitHub runs it, built from the current sources into a temporary directory (unless a
-      // bundle of the current sources is given), for the main and the post step alike.
-      if (process.env.MDCORE_E2E_DIST) return;
-      bundle = mkdtempSync(path.join(tmpdir(), 'mdcore-keda-dist-'));
-      execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.ts'), bundle], {
-        cwd: REPO_ROOT,
-        stdio: 'ignore',
-        timeout: 300_000,
-      });
-      process.env.MDCORE_E2E_DIST = bundle;
-    }, 320_000);
-    afterAll(() => {
-      if (!bundle) return;
-      delete process.env.MDCORE_E2E_DIST;
-      rmSync(bundle, { recursive: true, force: true });
-    });
+    useBundleOfSources();
 
     it('killed while green is awaited: the post step removes green and puts KEDA back', async () => {
       const ns = await namespace('keda-kill');

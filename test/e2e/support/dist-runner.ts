@@ -1,10 +1,10 @@
 // Runs dist/index.js and dist/post.js as GitHub's runner does: inputs from INPUT_* variables, outputs, summary and
 // state through the runner's files, signals to the very process. Everything started is stopped after each test.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { REPO_ROOT } from '../cluster/harness.ts';
 import { e2eCluster } from '../cluster/context.ts';
 
@@ -107,4 +107,28 @@ export function useDistRunner(): DistRunner {
   };
 
   return { runner, start, post };
+}
+
+/**
+ * The action as GitHub runs it, built from the current sources (scripts/bundle.ts) into a temporary directory for
+ * the tests of the calling describe block, main and post step alike; unless MDCORE_E2E_DIST already names such
+ * a bundle.
+ */
+export function useBundleOfSources(): void {
+  let bundle = '';
+  beforeAll(() => {
+    if (process.env.MDCORE_E2E_DIST) return;
+    bundle = mkdtempSync(path.join(tmpdir(), 'mdcore-e2e-dist-'));
+    execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.ts'), bundle], {
+      cwd: REPO_ROOT,
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
+    process.env.MDCORE_E2E_DIST = bundle;
+  }, 320_000);
+  afterAll(() => {
+    if (!bundle) return;
+    delete process.env.MDCORE_E2E_DIST;
+    rmSync(bundle, { recursive: true, force: true });
+  });
 }
