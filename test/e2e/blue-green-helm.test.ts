@@ -203,6 +203,15 @@ describe('blue-green hand-over to a helm release', () => {
       expect(seen.empty).toBe(0);
       expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'blue', 'previous-color': 'blue' });
       expect(run.everything).toContain("active: blue (Deployment md-core, the chart's, now at");
+      expect(run.summary).toContain(
+        "| At the end | serving: the chart's Deployment, upgraded by helm while green served (hand-over) | removed after handing the traffic back |",
+      );
+      expect(run.summary).toContain(
+        `- Ready endpoints after the hand-back to \`md-core\`: ${ips.join(', ')}`,
+      );
+      expect(run.summary).toMatch(
+        /- Traffic was on green for [\d.]+ s, then handed back to `md-core` at \d{4}-\d\d-\d\dT[\d:.]+Z/,
+      );
     },
   );
 
@@ -395,9 +404,11 @@ describe('blue-green hand-over to a helm release', () => {
       steps.indexOf(`kubectl delete deployment md-core-green -n ${ns}`),
     );
     expect(run.summary).toContain('kubectl delete endpointslice md-core-green-bridge');
+    // Left as it is: green serves, and the outputs say so.
+    expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'green', 'previous-color': 'blue' });
   });
 
-  describe('stopped during the hand-over (dist main step, then its post step)', () => {
+  describe('stopped, or green lost, during the hand-over (dist main step, then its post step)', () => {
     let bundle = '';
     const given = process.env.MDCORE_E2E_DIST;
     beforeAll(() => {
@@ -422,41 +433,64 @@ describe('blue-green hand-over to a helm release', () => {
       { signal: 'SIGTERM', how: 'cancelled: the main step itself', by: 'main' },
       { signal: 'SIGKILL', how: 'killed: its post step, from the journal alone,', by: 'post' },
     ] as const;
+    /**
+     * The dist main step on a chart whose new pods take 300 s, awaited until the hand-over waits for them (the
+     * bridge deleted, green serving alone).
+     */
+    async function stuckInHandOver(ns: string): Promise<{
+      r: ReturnType<typeof dist.runner>;
+      main: ReturnType<typeof dist.start>;
+      histBefore: Revision[];
+    }> {
+      await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+      const histBefore = await history(3, ns);
+      const helmDir = path.dirname(e2eCluster().helm3);
+      const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
+        .trim()
+        .replace(/^v/, '');
+      const r = dist.runner(
+        {
+          namespace: ns,
+          tag: '5.20.0',
+          strategy: 'blue-green',
+          'scale-down-delay': '1',
+          'license-key': KEY,
+          // The chart's new pods take 300 s: the run is stopped while it waits for them.
+          set: sidecar(tagFor('1', 'slow', 300)),
+          timeout: '10m',
+          kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+          'kubectl-version': '1.36.3',
+          'helm-version': helmVersion,
+        },
+        {
+          PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+        },
+      );
+      const main = dist.start('index.js', r.env, 300_000);
+      await waitFor(
+        'the hand-over wait',
+        async () => (main.output().includes('EndpointSlice md-core-green-bridge deleted') ? true : undefined),
+        { timeoutMs: 180_000, intervalMs: 100 },
+      );
+      expect((await history(3, ns)).length).toBe(histBefore.length + 1);
+      return { r, main, histBefore };
+    }
+
+    /** The release rolled back to the revision before the run, the old image, only the chart left. */
+    async function expectChartBack(ns: string, histBefore: Revision[]): Promise<void> {
+      const hist = await history(3, ns);
+      expect(hist.at(-1)).toMatchObject({
+        status: 'deployed',
+        description: `Rollback to ${histBefore.at(-1)?.revision}`,
+      });
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      await expectClean(ns);
+    }
+
     for (const stop of STOPS) {
       it(`${stop.how} rolls the chart back while green serves, switches back to blue, removes green`, async () => {
         const ns = await namespace(`bgh-${stop.signal.toLowerCase()}`);
-        await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
-        const histBefore = await history(3, ns);
-        const helmDir = path.dirname(e2eCluster().helm3);
-        const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
-          .trim()
-          .replace(/^v/, '');
-        const r = dist.runner(
-          {
-            namespace: ns,
-            tag: '5.20.0',
-            strategy: 'blue-green',
-            'scale-down-delay': '1',
-            'license-key': KEY,
-            // The chart's new pods take 300 s: the run is stopped while it waits for them.
-            set: sidecar(tagFor('1', 'slow', 300)),
-            timeout: '10m',
-            kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
-            'kubectl-version': '1.36.3',
-            'helm-version': helmVersion,
-          },
-          {
-            PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-          },
-        );
-        const main = dist.start('index.js', r.env, 300_000);
-        await waitFor(
-          'the hand-over wait',
-          async () =>
-            main.output().includes('EndpointSlice md-core-green-bridge deleted') ? true : undefined,
-          { timeoutMs: 180_000, intervalMs: 100 },
-        );
-        expect((await history(3, ns)).length).toBe(histBefore.length + 1);
+        const { r, main, histBefore } = await stuckInHandOver(ns);
         main.kill(stop.signal);
         const code = await main.code;
         const post = dist.post(r);
@@ -464,18 +498,40 @@ describe('blue-green hand-over to a helm release', () => {
         expect(post.output()).not.toContain('::error');
         const undoneBy = stop.by === 'main' ? main.output() : post.output();
         expect(undoneBy).toMatch(/traffic was on green for \d+ s/);
+        // The job summary of the step that undid it (the post step's own after a kill) has blue-green's table.
+        expect(r.summary()).toMatch(
+          /- Traffic was on green for [\d.]+ s, then switched back to blue at \d{4}-\d\d-\d\dT[\d:.]+Z/,
+        );
         if (stop.by === 'main') {
           expect(code).toBe(1);
           expect(r.outputs()).toMatchObject({ result: 'rolled-back' });
         }
-        const hist = await history(3, ns);
-        expect(hist.at(-1)).toMatchObject({
-          status: 'deployed',
-          description: `Rollback to ${histBefore.at(-1)?.revision}`,
-        });
-        expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
-        await expectClean(ns);
+        await expectChartBack(ns, histBefore);
       }, 600_000);
     }
+
+    it("green loses every ready endpoint while the chart's Deployment is awaited: the run fails and rolls back; the summary says how long traffic was on green", async () => {
+      const ns = await namespace('bgh-green-lost');
+      const { r, main, histBefore } = await stuckInHandOver(ns);
+      // Nothing but green serves now: take its pods away.
+      await kubectl(['scale', 'deployment', 'md-core-green', '-n', ns, '--replicas=0']);
+      expect(await main.code, main.output()).toBe(1);
+      expect(main.output()).toContain(
+        "while the chart's Deployment was awaited in the hand-over (nothing else serves), green has no ready endpoint behind the Service",
+      );
+      expect(r.outputs()).toMatchObject({
+        result: 'rolled-back',
+        'active-color': 'blue',
+        'previous-color': 'blue',
+      });
+      await expectChartBack(ns, histBefore);
+      // The job summary GitHub shows (the file the main step wrote).
+      const summary = r.summary();
+      expect(summary).toContain('| Deployment | `md-core` | `md-core-green` |');
+      expect(summary).toContain('| At the end | serving again | removed |');
+      expect(summary).toMatch(
+        /- Traffic was on green for [\d.]+ s, then switched back to blue at \d{4}-\d\d-\d\dT[\d:.]+Z/,
+      );
+    }, 600_000);
   });
 });

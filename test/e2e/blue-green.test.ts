@@ -145,6 +145,22 @@ describe('blue-green on a plain Deployment', () => {
     expect(run.everything).toContain('licence activations at the peak: 4 of 4');
     expect(run.everything).toMatch(/green kept ready endpoints through \d+ check\(s\)/);
     expect(run.summary).toMatch(/selects green since \d{4}-\d\d-\d\dT/);
+    // The job summary's blue-green table: both colors, databases, activations, the switch, the endpoints.
+    expect(run.summary).toContain('| Deployment | `md-core` | `md-core-green` |');
+    expect(run.summary).toContain(`| Image | \`${IMAGE}:5.19.0\` | \`${IMAGE}:5.20.0\` |`);
+    expect(run.summary).toContain('| Replicas | 2 | 2 |');
+    expect(run.summary).toMatch(
+      /\| Database \| `(metadefender_core\w*)` \| `metadefender_core5200` \(expected name; created by green from `\1`\) \|/,
+    );
+    expect(run.summary).toContain('| At the end | scaled to 0 (kept for a switch back) | serving |');
+    expect(run.summary).toContain("- Licence activations at the peak: 4 of 4 (input 'activations')");
+    expect(run.summary).toMatch(
+      /- Switch: Service `md-core` selected green at \d{4}-\d\d-\d\dT[\d:.]+Z; its endpoints showed green's pods only [\d.]+ s after the patch/,
+    );
+    expect(run.summary).toContain(
+      `- Ready endpoints before the switch: ${blueIps.join(', ')}; after: ${greenIps.join(', ')}`,
+    );
+    expect(run.summary).toMatch(/- Traffic on green since the switch: [\d.]+ s at the end of the run/);
   });
 
   it('green never ready: blue untouched, green and preview removed, the job fails', async () => {
