@@ -46,7 +46,8 @@ export interface RehearsalResult {
 }
 
 const secondsBetween = (a: number, b: number): number => Math.max(0, Math.round((b - a) / 1000));
-const stepOf = (o: Outcome, id: string): StepRecord | undefined => o.steps.find((s) => s.id === id);
+const stepOf = (o: Pick<Outcome, 'steps'>, id: string): StepRecord | undefined =>
+  o.steps.find((s) => s.id === id);
 const stepSeconds = (s: StepRecord | undefined): number | undefined =>
   s ? secondsBetween(s.startedAt, s.endedAt) : undefined;
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -83,7 +84,7 @@ export function blueGreenPhases(
   u: Pick<Outcome, 'result' | 'steps'>,
   firstReady: number | undefined,
 ): PhaseReport[] {
-  const step = (id: string): StepRecord | undefined => stepOf(u as Outcome, id);
+  const step = (id: string): StepRecord | undefined => stepOf(u, id);
   const created = step('create-green');
   const wait = step('wait');
   const verifies = ['verify-green', 'verify-serving', 'verify-handover']
