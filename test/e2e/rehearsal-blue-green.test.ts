@@ -1,8 +1,9 @@
 // Rehearsals with strategy blue-green on the real embedded cluster: a plain Deployment rehearsed twice in a row
 // (green created, verified, switched, blue at 0; then the switch back on purpose: blue scaled up, the Service on
-// blue again, green removed, so the next week's rehearsal finds the same names), and a target that never
-// becomes ready (fails in the upgrade phase, staging on the baseline, nothing left behind); and a helm-managed
-// staging install, where the hand-over upgrades the chart's Deployment and the way back is helm rollback.
+// blue again, green removed, so the next week's rehearsal finds the same names), a target that never becomes
+// ready (fails in the upgrade phase, staging on the baseline, nothing left behind), staging off the baseline at
+// the start (brought there in place), and a helm-managed staging install, where the hand-over upgrades the
+// chart's Deployment and the way back is helm rollback.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -207,6 +208,40 @@ describe('rehearsal with strategy blue-green (plain Deployment)', () => {
     await greenPodsGone(ns);
     await expectOnBaseline(ns, 1);
     expect(await rehearsalHistory(ns)).toHaveLength(1);
+  });
+});
+
+describe('rehearsal with strategy blue-green: staging off the baseline at the start', () => {
+  it('brings blue to the baseline in place (no color made), then rehearses from it', async () => {
+    const ns = await namespace('rehearsal-bg-off');
+    await plainFixture(ns, 1);
+    await kubectl(['set', 'image', 'deployment/md-core', `md-core=${IMAGE}:5.18.0`, '-n', ns]);
+    await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s'], {
+      timeoutMs: 130_000,
+    });
+    const res = await rehearse({
+      namespace: ns,
+      tag: '5.20.0',
+      'baseline-tag': '5.19.0',
+      strategy: 'blue-green',
+      'scale-down-delay': '1',
+      'rehearsal-report': join(reportDir, 'off-baseline.json'),
+    });
+    expect(res.report.error).toBeUndefined();
+    expect(res.report.passed).toBe(true);
+    expect(res.report.broughtToBaseline).toBe(true);
+    expect(res.report.phases[0]?.detail).toBe(`brought from ${IMAGE}:5.18.0 to 5.19.0`);
+    expect(res.outcomes.map((o) => o.result)).toEqual(['upgraded', 'upgraded']);
+    // The baseline run was a rolling update of blue itself; the upgrade was blue-green from it.
+    const ids = res.outcomes.map((o) => o.steps.map((s) => s.id));
+    expect(ids[0]).toContain('apply');
+    expect(ids[0]).not.toContain('create-green');
+    expect(ids[1]).toEqual(
+      expect.arrayContaining(['create-green', 'switch', 'hold-blue', 'scale-down-blue']),
+    );
+    expect(res.report.rollbackMethod).toBe('blue-green-switch-back');
+    await greenPodsGone(ns);
+    await expectOnBaseline(ns, 1);
   });
 });
 
