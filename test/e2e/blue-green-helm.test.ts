@@ -2,18 +2,15 @@
 // chart's own Deployment is upgraded by helm (the hand-over), the Service goes back to the chart's selector,
 // green goes. Failures: green never ready; the chart's Deployment never ready in the hand-over (rolled back
 // with helm rollback while green serves); a cancel during the hand-over, finished by the dist post step.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Kube } from '../../src/cluster/kube.ts';
 import { TAG_ANNOTATION } from '../../src/plan/db-name.ts';
-import { REPO_ROOT } from './cluster/harness.ts';
 import { e2eCluster, helm, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
 import { deploymentView, IMAGE, installFixture, runAction } from './support/action.ts';
-import { useDistRunner } from './support/dist-runner.ts';
+import { useBundleOfSources, useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { podIps } from './support/pods.ts';
 import { bindReadmeRole, tokenKubeconfig } from './support/service-account.ts';
@@ -409,25 +406,8 @@ describe('blue-green hand-over to a helm release', () => {
   });
 
   describe('stopped, or green lost, during the hand-over (dist main step, then its post step)', () => {
-    let bundle = '';
-    const given = process.env.MDCORE_E2E_DIST;
-    beforeAll(() => {
-      // The action as GitHub runs it, built from the current sources into a temporary directory (unless a
-      // bundle of the current sources is given), for the main and the post step alike.
-      if (given) return;
-      bundle = mkdtempSync(path.join(tmpdir(), 'mdcore-bgh-dist-'));
-      execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'bundle.ts'), bundle], {
-        cwd: REPO_ROOT,
-        stdio: 'ignore',
-        timeout: 300_000,
-      });
-      process.env.MDCORE_E2E_DIST = bundle;
-    }, 320_000);
-    afterAll(() => {
-      if (!bundle) return;
-      delete process.env.MDCORE_E2E_DIST;
-      rmSync(bundle, { recursive: true, force: true });
-    });
+    // The action as GitHub runs it, built from the current sources, for the main and the post step alike.
+    useBundleOfSources();
 
     const STOPS = [
       { signal: 'SIGTERM', how: 'cancelled: the main step itself', by: 'main' },

@@ -131,6 +131,12 @@ describe("the summary's blue-green table", () => {
     expect(md).not.toContain('since the switch');
   });
 
+  it('a failure after the switch left as it is (rollback none): green serves, blue still runs', () => {
+    const md = renderSummary(outcome('failed', { ...done, blueScaled: false }));
+    expect(md).toContain('| At the end | running, not serving | serving |');
+    expect(md).toContain('- Traffic on green since the switch: 60.0 s at the end of the run');
+  });
+
   it('a hand-over: the chart serves, green handed the traffic back and went', () => {
     const bg = {
       ...done,
