@@ -1,2 +1,0 @@
-import{createRequire as __mdcoreRequire}from'node:module';const require=__mdcoreRequire(import.meta.url);
-import{a as b,b as c,c as d,d as e,e as f,f as g}from"./chunk-OTGCSCHQ.js";import"./chunk-3FB5VIPS.js";import"./chunk-XON4AP6K.js";import"./chunk-B5SUQ3EH.js";import"./chunk-ECKOFZVK.js";import"./chunk-GCAUHDQG.js";import{a}from"./chunk-TKNSM5F4.js";import"./chunk-CJUDJ75Z.js";import"./chunk-L636WX3W.js";export{b as HISTORY_KEY,e as VERSION_POLL,c as defaultReportPath,a as historyConfigMapName,g as leftAfterFailure,d as runRehearsal,f as waitForVersion};
