@@ -29,6 +29,7 @@ import {
 import { describeAccess, requiredAccess } from '../../src/steps/preflight.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
+import { blueGreenFixture, journalFixture } from '../support/journal-fixture.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
 
 function parse(inputs: Record<string, string>): ReturnType<typeof parseInputs> {
@@ -615,28 +616,35 @@ describe('journal and after-failure', () => {
   });
 });
 
+/** A Kube whose selector patches and deletions are written to `calls` (as "select ...", "delete ..."). */
+function recordingKube(calls: string[], more: Record<string, unknown> = {}): Kube {
+  return {
+    setServiceSelector: async (_ns: string, name: string, sel: unknown) => {
+      calls.push(`select ${name} ${JSON.stringify(sel)}`);
+      return {};
+    },
+    deleteDeployment: async (_ns: string, name: string) => {
+      calls.push(`delete deployment ${name}`);
+      return true;
+    },
+    deleteService: async (_ns: string, name: string) => {
+      calls.push(`delete service ${name}`);
+      return true;
+    },
+    ...more,
+  } as unknown as Kube;
+}
+
 describe('rollback order', () => {
   it('blue scaled up and ready before the switch back; green deleted only after; preview last', async () => {
     const calls: string[] = [];
-    const kube = {
+    const kube = recordingKube(calls, {
       patchDeployment: async (_ns: string, name: string, body: unknown) => {
         calls.push(`patch ${name} ${JSON.stringify(body)}`);
         return {};
       },
       getDeployment: async () => undefined,
-      setServiceSelector: async (_ns: string, name: string, sel: unknown) => {
-        calls.push(`select ${name} ${JSON.stringify(sel)}`);
-        return {};
-      },
-      deleteDeployment: async (_ns: string, name: string) => {
-        calls.push(`delete deployment ${name}`);
-        return true;
-      },
-      deleteService: async (_ns: string, name: string) => {
-        calls.push(`delete service ${name}`);
-        return true;
-      },
-    } as unknown as Kube;
+    });
     const rec: BlueGreenRecord = {
       blue: 'md-core',
       green: 'md-core-green',
@@ -702,4 +710,53 @@ describe('Role rules', () => {
       'md-core',
     ]);
   });
+});
+
+describe('a cancel at each phase of a plain run: what the post step decides and undoes (from the journal)', () => {
+  // The record as each change step leaves it; the post step reads the same journal (engine/recover.ts).
+  const phases: [string, Partial<BlueGreenRecord>, 'nothing' | 'rollback', string[]][] = [
+    ['planned, nothing created', {}, 'nothing', []],
+    [
+      'green created, its preview not yet',
+      { greenCreated: true },
+      'rollback',
+      ['delete deployment md-core-green'],
+    ],
+    [
+      'green awaited or verified (preview created)',
+      { greenCreated: true, previewCreated: true },
+      'rollback',
+      ['delete deployment md-core-green', 'delete service md-core-green-preview'],
+    ],
+    [
+      'switched: endpoints confirmed, serving path checked, blue held',
+      { greenCreated: true, previewCreated: true, switched: true, switchedAt: Date.now() - 3_000 },
+      'rollback',
+      [
+        'select md-core {"app":"md-core"}',
+        'delete deployment md-core-green',
+        'delete service md-core-green-preview',
+      ],
+    ],
+  ];
+  for (const [name, rec, decision, undo] of phases) {
+    it(`${name}: ${decision === 'nothing' ? 'nothing to undo' : undo.length + ' change(s), in order'}`, async () => {
+      const j = journalFixture({ templateChanged: false, blueGreen: blueGreenFixture(rec) });
+      expect(afterFailure(j).kind).toBe(decision);
+      if (decision === 'nothing') return;
+      const calls: string[] = [];
+      const recorded: Partial<BlueGreenRecord>[] = [];
+      const kube = recordingKube(calls);
+      const problems = await rollbackBlueGreen(j, blueGreenFixture(rec), {
+        kube,
+        timeoutSeconds: 10,
+        detail: () => undefined,
+        recordBlueGreen: (r) => recorded.push(r),
+      });
+      expect(problems).toEqual([]);
+      expect(calls).toEqual(undo);
+      // A switch back is recorded for the post step's summary (how long traffic was on green).
+      expect(recorded.map((r) => r.selects)).toEqual(rec.switched ? ['blue'] : []);
+    });
+  }
 });
