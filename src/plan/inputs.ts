@@ -153,12 +153,16 @@ const duration: Check<number> = (v) => {
   if (s > 7 * 24 * 3600) return bad('it must be at most 168h');
   return ok(s);
 };
-const pullGrace: Check<number> = (v) => {
-  const s = parseDuration(v);
-  if (s === undefined) return bad('it must be a duration such as 0, 120, 120s or 2m (0: no grace)');
-  if (s > 3600) return bad('it must be at most 1h');
-  return ok(s);
-};
+/** A duration of at most 1h; `zero` says what 0 means for the input. */
+const durationUpTo1h =
+  (zero: string): Check<number> =>
+  (v) => {
+    const s = parseDuration(v);
+    if (s === undefined) return bad(`it must be a duration such as 0, 120, 120s or 2m (0: ${zero})`);
+    if (s > 3600) return bad('it must be at most 1h');
+    return ok(s);
+  };
+const pullGrace = durationUpTo1h('no grace');
 const intOrPercent: Check<IntOrPercent> = (v) => {
   const p = parseIntOrPercent(v);
   return p === undefined
@@ -399,7 +403,11 @@ export const INPUT_SPECS = {
         : bad('it must be a whole number from 1 to 10000 (the licensed activations md-core may use)'),
     ),
   },
-  'scale-down-delay': { default: '60', accepted: 'a duration such as 0, 60 or 5m', check: pullGrace },
+  'scale-down-delay': {
+    default: '60',
+    accepted: 'a duration such as 0, 60 or 5m',
+    check: durationUpTo1h('blue goes right after the switch'),
+  },
   'green-api-url': {
     default: '',
     accepted: "proxy, or the REST base URL of green's pods, e.g. http://{preview}.{namespace}.svc:8008",

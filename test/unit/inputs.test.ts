@@ -135,7 +135,7 @@ const BAD: [string, string, string][] = [
   ['activations', 'four', 'whole number from 1 to 10000'],
   ['green-replicas', '101', 'whole number from 1 to 100'],
   ['green-replicas', '1.5', 'whole number from 1 to 100'],
-  ['scale-down-delay', '-5', 'duration'],
+  ['scale-down-delay', '-5', '(0: blue goes right after the switch)'],
   ['service', 'md-core.svc', 'DNS-1123 label'],
   ['green-api-url', 'proxi', 'http:// or https://'],
   ['scale-down-delay', 'soon', 'duration'],
