@@ -25,10 +25,12 @@ import type { MdCoreClient } from '../core-api/client.ts';
 import { waitOnlyGreen } from '../steps/blue-green.ts';
 import { ENDPOINTS_POLL_MS, ENDPOINTS_TIMEOUT_MS } from '../strategies/blue-green.ts';
 import { describeApiError, openApi, versionMatches } from '../steps/core-api.ts';
+import { hotBackupView } from '../steps/hot-backup-rollback.ts';
+import { undoOrder } from '../steps/hot-backup.ts';
 import { rollback } from '../steps/rollback.ts';
 import { rollbackMode } from './after-failure.ts';
 import { splitImage } from './context.ts';
-import { Journal, type BlueGreenRecord, type JournalData } from './journal.ts';
+import { Journal, type BlueGreenRecord, type HotBackupJournal, type JournalData } from './journal.ts';
 import { durationSeconds, type Outcome } from './outcome.ts';
 import { runUpgrade, type EngineDeps } from './run.ts';
 import { userTarget } from './target.ts';
@@ -57,23 +59,73 @@ export function defaultReportPath(plan: Plan, at: number): string {
   return join(process.env.RUNNER_TEMP || tmpdir(), `mdcore-rehearsal-${plan.deployment}-${stamp}.json`);
 }
 
+/** The strategies that make a second Deployment (green) next to the user's own (blue). */
+const colored = (strategy: Plan['strategy']): boolean =>
+  strategy === 'blue-green' || strategy === 'blue-green-hot-backup';
+
 /**
- * The run that brings staging to the baseline. Blue-green's goes in place (a rolling update on the same route):
- * a blue-green run would leave the baseline on a new color, and the rehearsal's upgrade would then start from
- * a Deployment at 0 replicas.
+ * The run that brings staging to the baseline. Blue-green's (and blue-green-hot-backup's) goes in place (a
+ * rolling update on the same route): a blue-green run would leave the baseline on a new color, and the
+ * rehearsal's upgrade would then start from a Deployment at 0 replicas.
  */
 export function baselinePlan(plan: Plan, tag: string): Plan {
   return {
     ...plan,
     tag,
     force: false,
-    ...(plan.strategy === 'blue-green' ? { strategy: 'rolling-update' as const } : {}),
+    ...(colored(plan.strategy) ? { strategy: 'rolling-update' as const } : {}),
   };
 }
 
 const passed = (s: StepRecord | undefined): boolean => s?.status === 'ok' || s?.status === 'warning';
 const span = (from: StepRecord | undefined, to: StepRecord | undefined): number | undefined =>
   from && to ? secondsBetween(from.startedAt, to.endedAt) : undefined;
+
+/** The phases both blue-green strategies time alike, from a run's steps (`verifies`: its REST checks). */
+function greenPhases(
+  u: Pick<Outcome, 'result' | 'steps'>,
+  firstReady: number | undefined,
+  verifyIds: readonly string[],
+): Record<'migration' | 'rollout' | 'verification' | 'switch', PhaseReport> {
+  const step = (id: string): StepRecord | undefined => stepOf(u, id);
+  const created = step('create-green');
+  const wait = step('wait');
+  const verifies = verifyIds.map(step).filter((s): s is StepRecord => s !== undefined);
+  const switched = step('switch');
+  return {
+    migration: {
+      name: 'migration',
+      seconds: created && firstReady !== undefined ? secondsBetween(created.endedAt, firstReady) : undefined,
+      ok: passed(wait),
+      detail:
+        firstReady !== undefined
+          ? "from green's creation to its first pod ready (the database migration runs in it)"
+          : "green's first pod ready could not be read (green is gone after a hand-over or a failure): see rollout",
+    },
+    rollout: {
+      name: 'rollout',
+      seconds: stepSeconds(wait),
+      ok: passed(wait),
+      detail: wait ? 'until every green pod was ready' : 'did not run',
+    },
+    verification: {
+      name: 'verification',
+      seconds: verifies.length ? verifies.reduce((sum, s) => sum + (stepSeconds(s) ?? 0), 0) : undefined,
+      ok: verifies.length ? verifies.every(passed) : u.result === 'upgraded',
+      detail: verifies.length
+        ? `MD Core REST checks: ${verifies.map((s) => s.id).join(', ')}`
+        : 'no api-url: not verified through the REST API',
+    },
+    switch: {
+      name: 'switch',
+      seconds: span(switched, step('endpoints')),
+      ok: passed(step('endpoints')),
+      detail: switched
+        ? "the Service's selector patched to green until its ready endpoints were green's pods only"
+        : 'not switched',
+    },
+  };
+}
 
 /**
  * The phases of a blue-green upgrade, from its steps: green's migration (from its creation to its first pod
@@ -85,46 +137,14 @@ export function blueGreenPhases(
   firstReady: number | undefined,
 ): PhaseReport[] {
   const step = (id: string): StepRecord | undefined => stepOf(u, id);
-  const created = step('create-green');
-  const wait = step('wait');
-  const verifies = ['verify-green', 'verify-serving', 'verify-handover']
-    .map(step)
-    .filter((s): s is StepRecord => s !== undefined);
-  const switched = step('switch');
+  const g = greenPhases(u, firstReady, ['verify-green', 'verify-serving', 'verify-handover']);
   const hold = step('hold-blue');
   const handover = step('handover-upgrade');
   const phases: PhaseReport[] = [
-    {
-      name: 'migration',
-      seconds: created && firstReady !== undefined ? secondsBetween(created.endedAt, firstReady) : undefined,
-      ok: passed(wait),
-      detail:
-        firstReady !== undefined
-          ? "from green's creation to its first pod ready (the database migration runs in it)"
-          : "green's first pod ready could not be read (green is gone after a hand-over or a failure): see rollout",
-    },
-    {
-      name: 'rollout',
-      seconds: stepSeconds(wait),
-      ok: passed(wait),
-      detail: wait ? 'until every green pod was ready' : 'did not run',
-    },
-    {
-      name: 'verification',
-      seconds: verifies.length ? verifies.reduce((sum, s) => sum + (stepSeconds(s) ?? 0), 0) : undefined,
-      ok: verifies.length ? verifies.every(passed) : u.result === 'upgraded',
-      detail: verifies.length
-        ? `MD Core REST checks: ${verifies.map((s) => s.id).join(', ')}`
-        : 'no api-url: not verified through the REST API',
-    },
-    {
-      name: 'switch',
-      seconds: span(switched, step('endpoints')),
-      ok: passed(step('endpoints')),
-      detail: switched
-        ? "the Service's selector patched to green until its ready endpoints were green's pods only"
-        : 'not switched',
-    },
+    g.migration,
+    g.rollout,
+    g.verification,
+    g.switch,
     {
       name: 'hold',
       seconds: stepSeconds(hold),
@@ -139,6 +159,62 @@ export function blueGreenPhases(
       ok: passed(step('handover-endpoints')),
       detail: "helm upgrade of the chart's Deployment while green served, until the Service was back on it",
     });
+  return phases;
+}
+
+/**
+ * The phases of a blue-green-hot-backup upgrade, from its steps: green's migration and the registration of its
+ * instances as hot backups (no activation used), with config-password the export from blue and the import into
+ * each backup, green's rollout, the REST checks (as far as a backup allows, scanning after activation, the
+ * serving path), the activation hand-over (blue stopped until green serves: the strategy's downtime, as the run
+ * measured it for output handover-seconds) and the switch within it.
+ */
+export function hotBackupPhases(
+  u: Pick<Outcome, 'result' | 'steps' | 'extraOutputs'>,
+  firstReady: number | undefined,
+): PhaseReport[] {
+  const step = (id: string): StepRecord | undefined => stepOf(u, id);
+  const g = greenPhases(u, firstReady, ['verify-backups', 'check-scanning', 'verify-serving']);
+  const registered = step('register-backup');
+  const exported = step('export');
+  const imported = step('import-green');
+  const stopped = step('stop-blue');
+  const measured = Number(u.extraOutputs['handover-seconds']);
+  const phases: PhaseReport[] = [
+    g.migration,
+    {
+      name: 'registration',
+      seconds: stepSeconds(registered),
+      ok: passed(registered),
+      detail: registered
+        ? "green's instances reachable, each registered as hot backup (no activation used; blue untouched)"
+        : 'did not run',
+    },
+  ];
+  if (exported)
+    phases.push(
+      {
+        name: 'export',
+        seconds: stepSeconds(exported),
+        ok: passed(exported),
+        detail: "blue's configuration exported over the REST API before the change",
+      },
+      {
+        name: 'import',
+        seconds: stepSeconds(imported),
+        ok: passed(imported),
+        detail: imported ? 'the exported configuration imported into each green backup' : 'did not run',
+      },
+    );
+  phases.push(g.rollout, g.verification, {
+    name: 'handover',
+    seconds: Number.isFinite(measured) && measured >= 0 ? measured : span(stopped, step('endpoints')),
+    ok: passed(step('handover-time')),
+    detail: stopped
+      ? "the activation hand-over: blue stopped and gone, green's instances activated and able to scan, the Service on green (the strategy's downtime)"
+      : 'blue was not stopped: no hand-over',
+  });
+  phases.push(g.switch);
   return phases;
 }
 
@@ -247,14 +323,18 @@ export async function runRehearsal(plan: Plan, deps: EngineDeps): Promise<Rehear
         : `${u.result}: ${u.error?.split('\n')[0] ?? ''}`,
     });
     const kube = await Kube.connect({ kubeconfig: plan.kubeconfig, context: plan.context });
-    if (plan.strategy === 'blue-green') {
+    if (colored(plan.strategy)) {
       // Green's pods are read while green exists (a plain Deployment); a hand-over has removed it already.
       const bg = Journal.load(journalPath)?.blueGreen;
       const firstReady =
         upgraded && bg && !bg.handedBack
           ? await counted('upgrade', () => firstReadyAt(kube, plan, bg.green))
           : undefined;
-      phases.push(...blueGreenPhases(u, firstReady));
+      phases.push(
+        ...(plan.strategy === 'blue-green-hot-backup'
+          ? hotBackupPhases(u, firstReady)
+          : blueGreenPhases(u, firstReady)),
+      );
     } else await upgradePhases(u, kube);
     if (!upgraded) {
       fail('upgrade', u.error ?? u.result);
@@ -580,6 +660,14 @@ export function wayBack(data: JournalData): WayBack {
   const bg = data.blueGreen;
   // The choice the engine makes after a failure; 'none' is refused with a rehearsal, so this is the route's way.
   const mode = rollbackMode(data.rollback, data.method);
+  if (bg?.hotBackup)
+    return {
+      method: 'hot-backup-switch-back',
+      mode,
+      journal: data,
+      switchBack: bg,
+      how: `hot-backup undo: ${hotBackupUndoText(bg, bg.hotBackup)}`,
+    };
   if (bg && !bg.handedBack)
     return {
       method: 'blue-green-switch-back',
@@ -594,6 +682,33 @@ export function wayBack(data: JournalData): WayBack {
       ? `helm rollback of release ${data.release ?? '?'} to revision ${data.previousReleaseRevision ?? '?'}`
       : `kubectl rollout undo to Deployment revision ${data.previousRevision ?? '?'}`;
   return { method: mode, mode, journal, how };
+}
+
+/**
+ * What blue-green-hot-backup's undo does, in its order (undoOrder, the one the engine and the post step follow),
+ * with the licence activations the action expects in use afterwards.
+ */
+export function hotBackupUndoText(bg: BlueGreenRecord, hb: HotBackupJournal): string {
+  const undo = undoOrder(hotBackupView(bg, hb));
+  const said = undo.actions.map((a): string => {
+    switch (a.do) {
+      case 'switch-back':
+        return `Service ${bg.service} selecting ${bg.blue} again`;
+      case 'unregister-green':
+        return `green's backup registrations (${a.pods.length}) ended with its pods`;
+      case 'delete-green':
+        return a.waitGone
+          ? `Deployment ${bg.green} removed and its pods gone (their activations released)`
+          : `Deployment ${bg.green} removed`;
+      case 'delete-preview':
+        return `Service ${bg.preview} removed`;
+      case 'scale-blue':
+        return `Deployment ${bg.blue} back to ${a.replicas} replica(s) (its pods take the activations again)`;
+      case 'wait-blue-ready':
+        return 'awaited until ready';
+    }
+  });
+  return `${said.join(', ')}; ${undo.activationsAfter} activation(s) in use afterwards`;
 }
 
 /**

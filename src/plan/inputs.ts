@@ -562,11 +562,6 @@ export function rehearsalProblems(v: {
       path: ['baseline-tag'],
       message: `input 'baseline-tag' is the same as 'tag' (${v.tag}): a rehearsal needs a different target to upgrade to`,
     });
-  if (!['rolling-update', 'export-import', 'blue-green'].includes(v.strategy))
-    out.push({
-      path: ['strategy'],
-      message: `input 'rehearsal' works with 'strategy' rolling-update, export-import or blue-green in this version; ${v.strategy} rehearsals are not built yet`,
-    });
   if (v.rollback === 'none')
     out.push({
       path: ['rollback'],

@@ -7,13 +7,16 @@ export const historyConfigMapName = (deployment: string): string =>
 /**
  * The phases a rehearsal times; migration and rollout are parts of the upgrade, as export and import are
  * (export-import), and switch, hold and handover (blue-green: the Service switched to green and its endpoints
- * confirmed, blue kept for scale-down-delay, the helm hand-over to the chart's Deployment).
+ * confirmed, blue kept for scale-down-delay, the helm hand-over to the chart's Deployment; blue-green-hot-backup:
+ * registration of green's instances as hot backups, and handover, the activation hand-over from blue stopped to
+ * green serving).
  */
 export const PHASES = [
   'baseline',
   'upgrade',
   'export',
   'migration',
+  'registration',
   'rollout',
   'import',
   'verification',
@@ -41,15 +44,19 @@ export interface CheckReport {
 
 /**
  * How the rollback on purpose was made: the route's own way back, as after a failed upgrade; blue-green on a
- * plain Deployment: the previous color scaled back up, the Service switched back to it, the new color removed.
+ * plain Deployment: the previous color scaled back up, the Service switched back to it, the new color removed;
+ * blue-green-hot-backup: the same, in the order that frees the new color's activations first.
  */
-export type RollbackMethod = 'helm-rollback' | 'rollout-undo' | 'blue-green-switch-back';
+export type RollbackMethod =
+  'helm-rollback' | 'rollout-undo' | 'blue-green-switch-back' | 'hot-backup-switch-back';
 
 const WAY_BACK: Record<RollbackMethod, string> = {
   'helm-rollback': 'helm rollback (the release revision before the upgrade)',
   'rollout-undo': 'kubectl rollout undo (the Deployment revision before the upgrade)',
   'blue-green-switch-back':
     'blue-green switch back (the previous color scaled back up, the Service on it again, the new color removed)',
+  'hot-backup-switch-back':
+    'hot-backup undo (the Service on the previous color, the new color removed and its pods gone so their activations are free, then the previous color scaled back up with the activations and awaited)',
 };
 
 /** Kubernetes API requests of the action's own client per part of the rehearsal (kubectl and helm not included). */

@@ -125,7 +125,7 @@ describe('rehearsal inputs', () => {
     ]);
   });
 
-  it('accepts the helm route (helm, auto), export-import and blue-green; refuses the strategies not built yet, naming them', () => {
+  it('accepts the helm route (helm, auto) and every strategy, with its own needs still checked', () => {
     expect(errorsFor({ method: 'helm' })).toEqual([]);
     expect(errorsFor({ method: 'auto' })).toEqual([]);
     expect(errorsFor({ strategy: 'export-import', 'config-password': 'x' })).toEqual([]);
@@ -136,10 +136,10 @@ describe('rehearsal inputs', () => {
     expect(errorsFor({ strategy: 'blue-green' })).toEqual([]);
     expect(
       errorsFor({ strategy: 'blue-green-hot-backup', 'green-api-url': 'https://{pod-ip}:8008' }),
-    ).toEqual([
-      expect.stringContaining(
-        "input 'rehearsal' works with 'strategy' rolling-update, export-import or blue-green in this version; blue-green-hot-backup rehearsals are not built yet",
-      ),
+    ).toEqual([]);
+    // blue-green-hot-backup's own needs too: a way to reach each green instance.
+    expect(errorsFor({ strategy: 'blue-green-hot-backup' })).toEqual([
+      expect.stringContaining("input 'green-api-url' must address each green instance"),
     ]);
   });
 
@@ -349,6 +349,25 @@ describe('report: blue-green', () => {
     );
     expect(text).toContain('| switch | 3 s | ok | switched |');
     expect(text).toContain('| hold | 60 s | ok | held |');
+  });
+
+  it('summary: the registration and activation hand-over phases, the way back the hot-backup undo', () => {
+    const text = renderRehearsal(
+      {
+        ...report,
+        phases: [
+          { name: 'registration', seconds: 8, ok: true, detail: 'registered' },
+          { name: 'handover', seconds: 4.2, ok: true, detail: 'activation hand-over' },
+        ],
+        rollbackMethod: 'hot-backup-switch-back',
+      },
+      undefined,
+    );
+    expect(text).toContain('| registration | 8 s | ok | registered |');
+    expect(text).toContain('| handover | 4.2 s | ok | activation hand-over |');
+    expect(text).toContain(
+      'Way back: hot-backup undo (the Service on the previous color, the new color removed and its pods gone so their activations are free, then the previous color scaled back up with the activations and awaited).',
+    );
   });
 });
 
