@@ -235,7 +235,9 @@ async function helmVersion(major: 3 | 4): Promise<string> {
 
 function expectInClusterRun(run: PodRun, token: string): void {
   const server = apiServer();
-  expect(run.output).toContain(`at https://${server.host}:${server.port} (context inClusterContext)`);
+  expect(run.output).toContain(
+    `the API server at https://${server.host}:${server.port} answers (context inClusterContext)`,
+  );
   expect(run.output).toContain("kubectl reads the cluster with the run's credentials");
   expect(run.output).not.toContain('no Auth Provider found');
   // Every input reached the action (path-tools: trust among them): nothing was looked up off this machine.
