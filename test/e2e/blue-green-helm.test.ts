@@ -1,7 +1,9 @@
 // Blue-green on a helm-managed md-core, on the real embedded cluster with Helm 3 and Helm 4: green serves, the
 // chart's own Deployment is upgraded by helm (the hand-over), the Service goes back to the chart's selector,
-// green goes. Failures: green never ready; the chart's Deployment never ready in the hand-over (rolled back
-// with helm rollback while green serves); a cancel during the hand-over, finished by the dist post step.
+// green goes. Failures: green never ready; green failing its verification; too few activations (refused);
+// green unready in the hold; the chart's Deployment never ready in the hand-over (rolled back with helm
+// rollback while green serves); a cancel while green is awaited and during the hand-over, finished by the dist
+// post step.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { useNamespaces } from './support/namespaces.ts';
 import { podIps } from './support/pods.ts';
 import { bindReadmeRole, tokenKubeconfig } from './support/service-account.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+import { startStandin } from '../support/mdcore-standin.ts';
 
 const namespace = useNamespaces();
 const dist = useDistRunner();
@@ -31,6 +34,18 @@ interface Revision {
 async function history(major: 3 | 4, ns: string): Promise<Revision[]> {
   const r = await helm(major, ['history', 'mdcore', '-n', ns, '-o', 'json']);
   return (JSON.parse(r.stdout) as Revision[]).sort((a, b) => a.revision - b.revision);
+}
+
+/** The chart 5.20.0 running md-core 5.19.0 with the test's licence key, installed with Helm `major`: its history. */
+async function installRelease(ns: string, major: 3 | 4 = 3, replicas = 1): Promise<Revision[]> {
+  await installFixture(ns, {
+    helmMajor: major,
+    chartVersion: '5.20.0',
+    tag: '5.19.0',
+    licenseKey: KEY,
+    replicas,
+  });
+  return history(major, ns);
 }
 
 interface Left {
@@ -143,14 +158,7 @@ describe('blue-green hand-over to a helm release', () => {
     'Helm %i: green serves, the chart is upgraded by helm and takes the traffic back, green goes; never without endpoints',
     async (major) => {
       const ns = await namespace(`bgh${major}-ok`);
-      await installFixture(ns, {
-        helmMajor: major,
-        chartVersion: '5.20.0',
-        tag: '5.19.0',
-        licenseKey: KEY,
-        replicas: 2,
-      });
-      const histBefore = await history(major, ns);
+      const histBefore = await installRelease(ns, major, 2);
       const before = await deploymentView(ns);
       const kube = await adminKube();
       const observer = observeEndpoints(kube, ns);
@@ -275,33 +283,88 @@ describe('blue-green hand-over to a helm release', () => {
     expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
   });
 
-  it('green never ready: the helm release is untouched, nothing is left, the job fails', async () => {
-    const ns = await namespace('bgh-never');
-    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
-    const histBefore = await history(3, ns);
-    const run = await runAction(
-      {
-        namespace: ns,
-        tag: tagFor('5.20.0', 'never-ready'),
-        strategy: 'blue-green',
-        timeout: '15s',
-        'license-key': KEY,
-      },
-      { helmMajor: 3 },
-    );
-    expect(run.outcome.result).toBe('rolled-back');
-    expect(run.outcome.error).toContain('did not become ready');
-    expect(await history(3, ns)).toEqual(histBefore);
-    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
-    await expectClean(ns);
-  });
+  it.each([3, 4] as const)(
+    'Helm %i: green never ready: the helm release is untouched, nothing is left, the job fails',
+    async (major) => {
+      const ns = await namespace(`bgh${major}-never`);
+      const histBefore = await installRelease(ns, major);
+      const run = await runAction(
+        {
+          namespace: ns,
+          tag: tagFor('5.20.0', 'never-ready'),
+          strategy: 'blue-green',
+          timeout: '15s',
+          'license-key': KEY,
+        },
+        { helmMajor: major },
+      );
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(run.outcome.error).toContain('did not become ready');
+      expect(await history(major, ns)).toEqual(histBefore);
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      await expectClean(ns);
+    },
+  );
+
+  it.each([3, 4] as const)(
+    'Helm %i: green ready but its verification fails: nothing moved, the release untouched, green removed',
+    async (major) => {
+      const ns = await namespace(`bgh${major}-verify`);
+      const histBefore = await installRelease(ns, major);
+      // Green's REST API answers an old version: green is refused before the switch.
+      const standin = await startStandin({ apiKey: 'k-123456789', version: '5.19.0' });
+      try {
+        const run = await runAction(
+          {
+            namespace: ns,
+            tag: '5.20.0',
+            strategy: 'blue-green',
+            'license-key': KEY,
+            'green-api-url': standin.url,
+            'api-key': 'k-123456789',
+          },
+          { helmMajor: major },
+        );
+        expect(run.outcome.result).toBe('rolled-back');
+        expect(run.outcome.error).toContain('verification of green failed (no traffic was moved)');
+        expect(standin.requests.some((r) => r.path.endsWith('/version'))).toBe(true);
+        const ids = run.outcome.steps.map((x) => x.id);
+        expect(ids).not.toContain('switch');
+        expect(await history(major, ns)).toEqual(histBefore);
+        expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+        await expectClean(ns);
+      } finally {
+        await standin.close();
+      }
+    },
+  );
+
+  it.each([3, 4] as const)(
+    'Helm %i: too few activations: refused before any change, naming the numbers and green-replicas',
+    async (major) => {
+      const ns = await namespace(`bgh${major}-act`);
+      const histBefore = await installRelease(ns, major, 2);
+      const before = await deploymentView(ns);
+      const run = await runAction(
+        { namespace: ns, tag: '5.20.0', strategy: 'blue-green', 'license-key': KEY, activations: '3' },
+        { helmMajor: major },
+      );
+      expect(run.outcome.result).toBe('failed');
+      expect(run.outcome.error).toMatch(
+        /need 4 at the peak, input 'activations' allows 3; lower 'green-replicas'/,
+      );
+      expect(run.outcome.error).toContain('Nothing in the cluster was changed');
+      expect(await history(major, ns)).toEqual(histBefore);
+      expect(await deploymentView(ns)).toEqual(before);
+      expect(await left(ns)).toEqual({ selector: CHART_SELECTOR, ...CLEAN });
+    },
+  );
 
   it.each([3, 4] as const)(
     "Helm %i: the chart's Deployment never ready in the hand-over: helm rollback while green serves, then back to blue",
     async (major) => {
       const ns = await namespace(`bgh${major}-crash`);
-      await installFixture(ns, { helmMajor: major, chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
-      const histBefore = await history(major, ns);
+      const histBefore = await installRelease(ns, major);
       const kube = await adminKube();
       const observer = observeEndpoints(kube, ns);
       // Only the chart's pods get the crash-looping sidecar: green is a copy of the chart's Deployment as it was.
@@ -348,28 +411,30 @@ describe('blue-green hand-over to a helm release', () => {
     },
   );
 
-  it('green goes unready during the hold, before the hand-over: switched back to blue, the release untouched', async () => {
-    const ns = await namespace('bgh-hold');
-    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
-    const histBefore = await history(3, ns);
-    const run = await runAction(
-      {
-        namespace: ns,
-        tag: tagFor('5.20.0', 'flaky', 10),
-        strategy: 'blue-green',
-        'scale-down-delay': '60',
-        'license-key': KEY,
-      },
-      { helmMajor: 3 },
-    );
-    expect(run.outcome.result).toBe('rolled-back');
-    expect(run.outcome.error).toContain('after the switch, green has no ready endpoint behind the Service');
-    expect(run.everything).toMatch(/selects blue again: .*traffic was on green for \d+ s/);
-    expect(run.everything).not.toContain('Hand-over: helm upgrade');
-    expect(await history(3, ns)).toEqual(histBefore);
-    expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
-    await expectClean(ns);
-  });
+  it.each([3, 4] as const)(
+    'Helm %i: green goes unready during the hold, before the hand-over: switched back to blue, the release untouched',
+    async (major) => {
+      const ns = await namespace(`bgh${major}-hold`);
+      const histBefore = await installRelease(ns, major);
+      const run = await runAction(
+        {
+          namespace: ns,
+          tag: tagFor('5.20.0', 'flaky', 10),
+          strategy: 'blue-green',
+          'scale-down-delay': '60',
+          'license-key': KEY,
+        },
+        { helmMajor: major },
+      );
+      expect(run.outcome.result).toBe('rolled-back');
+      expect(run.outcome.error).toContain('after the switch, green has no ready endpoint behind the Service');
+      expect(run.everything).toMatch(/selects blue again: .*traffic was on green for \d+ s/);
+      expect(run.everything).not.toContain('Hand-over: helm upgrade');
+      expect(await history(major, ns)).toEqual(histBefore);
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      await expectClean(ns);
+    },
+  );
 
   it('rollback none: a failed hand-over is left as it is (green serving), with the commands to undo it in order', async () => {
     const ns = await namespace('bgh-none');
@@ -424,28 +489,12 @@ describe('blue-green hand-over to a helm release', () => {
     }> {
       await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
       const histBefore = await history(3, ns);
-      const helmDir = path.dirname(e2eCluster().helm3);
-      const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
-        .trim()
-        .replace(/^v/, '');
-      const r = dist.runner(
-        {
-          namespace: ns,
-          tag: '5.20.0',
-          strategy: 'blue-green',
-          'scale-down-delay': '1',
-          'license-key': KEY,
-          // The chart's new pods take 300 s: the run is stopped while it waits for them.
-          set: sidecar(tagFor('1', 'slow', 300)),
-          timeout: '10m',
-          kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
-          'kubectl-version': '1.36.3',
-          'helm-version': helmVersion,
-        },
-        {
-          PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
-        },
-      );
+      const r = await helmDistRunner(ns, {
+        tag: '5.20.0',
+        'scale-down-delay': '1',
+        // The chart's new pods take 300 s: the run is stopped while it waits for them.
+        set: sidecar(tagFor('1', 'slow', 300)),
+      });
       const main = dist.start('index.js', r.env, 300_000);
       await waitFor(
         'the hand-over wait',
@@ -454,6 +503,32 @@ describe('blue-green hand-over to a helm release', () => {
       );
       expect((await history(3, ns)).length).toBe(histBefore.length + 1);
       return { r, main, histBefore };
+    }
+
+    /** The dist main step's inputs for a blue-green run on the Helm 3 release of `ns`, with helm on its PATH. */
+    async function helmDistRunner(
+      ns: string,
+      inputs: Record<string, string>,
+    ): Promise<ReturnType<typeof dist.runner>> {
+      const helmDir = path.dirname(e2eCluster().helm3);
+      const helmVersion = (await helm(3, ['version', '--template', '{{.Version}}'])).stdout
+        .trim()
+        .replace(/^v/, '');
+      return dist.runner(
+        {
+          namespace: ns,
+          strategy: 'blue-green',
+          'license-key': KEY,
+          timeout: '10m',
+          kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+          'kubectl-version': '1.36.3',
+          'helm-version': helmVersion,
+          ...inputs,
+        },
+        {
+          PATH: `${helmDir}${path.delimiter}${e2eCluster().binDir}${path.delimiter}${process.env.PATH ?? ''}`,
+        },
+      );
     }
 
     /** The release rolled back to the revision before the run, the old image, only the chart left. */
@@ -489,6 +564,29 @@ describe('blue-green hand-over to a helm release', () => {
         await expectChartBack(ns, histBefore);
       }, 600_000);
     }
+
+    it('cancelled while green is awaited, before the hand-over: the post step removes green; the release untouched', async () => {
+      const ns = await namespace('bgh-cancel-wait');
+      await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: KEY });
+      const histBefore = await history(3, ns);
+      const r = await helmDistRunner(ns, { tag: tagFor('5.20.0', 'slow', 300), 'scale-down-delay': '5m' });
+      const main = dist.start('index.js', r.env, 300_000);
+      await waitFor(
+        'green awaited',
+        async () => (main.output().includes('Service md-core-green-preview created') ? true : undefined),
+        { timeoutMs: 120_000, intervalMs: 50 },
+      );
+      expect((await left(ns)).deployments).toContain('md-core-green');
+      main.kill('SIGTERM');
+      expect(await main.code).toBe(1);
+      const post = dist.post(r);
+      expect(await post.code, post.output()).toBe(0);
+      expect(post.output()).not.toContain('::error');
+      expect(await history(3, ns)).toEqual(histBefore);
+      expect((await deploymentView(ns)).image).toBe(`${IMAGE}:5.19.0`);
+      await expectClean(ns);
+      expect(r.outputs()).toMatchObject({ 'active-color': 'blue' });
+    }, 600_000);
 
     it("green loses every ready endpoint while the chart's Deployment is awaited: the run fails and rolls back; the summary says how long traffic was on green", async () => {
       const ns = await namespace('bgh-green-lost');
