@@ -1,5 +1,6 @@
 // Blue-green on the real embedded cluster, on a plain Deployment and its Service (no helm): the switch, green
-// never ready, green failing verification, too few activations, and a cancel after the switch (dist post step).
+// never ready, green failing verification, the serving path's check failing after the switch, too few
+// activations, and a cancel while green is awaited, while it is verified and after the switch (dist post step).
 // The helm-managed hand-over: blue-green-helm.test.ts.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -93,6 +94,31 @@ async function gone(ns: string): Promise<void> {
       intervalMs: 500,
     },
   );
+}
+
+/**
+ * Runs the dist main step of `r`, stops it (SIGTERM) once `reached` says so (`mid` looks at the namespace just
+ * before), then its post step: blue serves alone again, as `before`, green and the preview gone.
+ */
+async function cancelThenPost(
+  ns: string,
+  r: ReturnType<typeof dist.runner>,
+  o: { before: View; what: string; reached: (output: string) => boolean; mid: (v: View) => void },
+): Promise<void> {
+  const main = dist.start('index.js', r.env);
+  await waitFor(o.what, async () => (o.reached(main.output()) ? true : undefined), {
+    timeoutMs: 120_000,
+    intervalMs: 50,
+  });
+  o.mid(await view(ns));
+  main.kill('SIGTERM');
+  expect(await main.code).toBe(1);
+  const post = dist.post(r);
+  expect(await post.code, post.output()).toBe(0);
+  expect(post.output()).not.toContain('::error');
+  expect(await view(ns)).toEqual({ ...o.before, green: undefined, preview: false });
+  await gone(ns);
+  expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
 }
 
 const SA = 'mdcore-upgrader';
@@ -203,6 +229,38 @@ describe('blue-green on a plain Deployment', () => {
     }
   });
 
+  it("the serving path's check after the switch fails: switched back to blue (still running), green removed", async () => {
+    const ns = await namespace('bg-serving');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    // Green answers the new version through its own path, but 'api-url' (the serving path) still the old one.
+    const greenApi = await startStandin({ apiKey: 'k-123456789', version: '5.20.0' });
+    const servingApi = await startStandin({ apiKey: 'k-123456789', version: '5.19.0' });
+    try {
+      const run = await runAction({
+        namespace: ns,
+        tag: '5.20.0',
+        strategy: 'blue-green',
+        'scale-down-delay': '60',
+        'api-url': servingApi.url,
+        'green-api-url': greenApi.url,
+        'api-key': 'k-123456789',
+      });
+      expect(run.outcome.result, run.outcome.error).toBe('rolled-back');
+      expect(run.outcome.error).toContain('/version reports 5.19.0, not the requested tag 5.20.0');
+      const ids = run.outcome.steps.map((s) => s.id);
+      expect(ids.indexOf('switch')).toBeLessThan(ids.indexOf('verify-serving'));
+      expect(run.outcome.steps.find((s) => s.id === 'verify-green')?.status).toBe('ok');
+      expect(run.everything).toMatch(/selects blue again: .*traffic was on green for \d+ s/);
+      expect(run.outcome.extraOutputs).toMatchObject({ 'active-color': 'blue' });
+      expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
+      await gone(ns);
+      expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
+    } finally {
+      await Promise.all([greenApi.close(), servingApi.close()]);
+    }
+  });
+
   it('green goes unready after the switch: switched back to blue (still running), green removed', async () => {
     const ns = await namespace('bg-after');
     await plainFixture(ns, 1);
@@ -277,6 +335,40 @@ describe('blue-green on a plain Deployment', () => {
     expect(await view(ns)).toEqual(before);
   });
 
+  it('cancelled while green is verified: the dist post step leaves blue serving and removes green', async () => {
+    const ns = await namespace('bg-cancel-verify');
+    await plainFixture(ns, 1);
+    const before = await view(ns);
+    // Green's first check waits: the job is cancelled during the verification, before any switch.
+    const standin = await startStandin({
+      apiKey: 'k-123456789',
+      version: '5.20.0',
+      faults: [{ path: '/readyz', method: 'GET', delayMs: 60_000, times: 100 }],
+    });
+    try {
+      const r = dist.runner({
+        namespace: ns,
+        tag: '5.20.0',
+        strategy: 'blue-green',
+        'green-api-url': standin.url,
+        'api-key': 'k-123456789',
+        kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
+        'kubectl-version': '1.36.3',
+      });
+      await cancelThenPost(ns, r, {
+        before,
+        what: "green's verification",
+        reached: () => standin.requests.some((q) => q.path === '/readyz'),
+        mid: (mid) => {
+          expect(mid.selector).toEqual({ app: 'md-core' });
+          expect(mid.green).toEqual({ replicas: 1, ready: 1 });
+        },
+      });
+    } finally {
+      await standin.close();
+    }
+  });
+
   const CANCEL_POINTS = [
     {
       name: 'while green is awaited',
@@ -299,24 +391,17 @@ describe('blue-green on a plain Deployment', () => {
         kubeconfig: embeddedKubeconfig(e2eCluster().kubeconfig),
         'kubectl-version': '1.36.3',
       });
-      const main = dist.start('index.js', r.env);
-      await waitFor(c.name, async () => (main.output().includes(c.marker) ? true : undefined), {
-        timeoutMs: 120_000,
-        intervalMs: 50,
+      await cancelThenPost(ns, r, {
+        before,
+        what: c.name,
+        reached: (output) => output.includes(c.marker),
+        mid: (mid) => {
+          expect(mid.selector).toEqual(
+            c.switched ? { app: 'md-core-green', [COLOR]: 'green' } : { app: 'md-core' },
+          );
+          expect(mid.preview).toBe(true);
+        },
       });
-      const mid = await view(ns);
-      expect(mid.selector).toEqual(
-        c.switched ? { app: 'md-core-green', [COLOR]: 'green' } : { app: 'md-core' },
-      );
-      expect(mid.preview).toBe(true);
-      main.kill('SIGTERM');
-      expect(await main.code).toBe(1);
-      const post = dist.post(r);
-      expect(await post.code, post.output()).toBe(0);
-      expect(post.output()).not.toContain('::error');
-      expect(await view(ns)).toEqual({ ...before, green: undefined, preview: false });
-      await gone(ns);
-      expect(await readyEndpoints(ns)).toEqual(await podIps(ns, 'app=md-core'));
     });
   }
 });

@@ -27,6 +27,28 @@ const cases: Record<string, Record<string, string>> = {
     'image-pull-grace': 'soon',
     'max-surge': 'many',
   },
+  "blue-green's inputs": {
+    namespace: 'mdcore',
+    tag: '5.20.0',
+    strategy: 'blue-green',
+    service: 'MD_Core',
+    'green-replicas': '101',
+    activations: '0',
+    'green-api-url': 'ftp://md-core:8008',
+  },
+  "blue-green's inputs with another strategy": {
+    namespace: 'mdcore',
+    tag: '5.20.0',
+    strategy: 'rolling-update',
+    activations: '2',
+    'green-replicas': '1',
+  },
+  'blue-green-hot-backup without a template that reaches each instance': {
+    namespace: 'mdcore',
+    tag: '5.20.0',
+    strategy: 'blue-green-hot-backup',
+    'green-api-url': 'http://{preview}.{namespace}.svc:8008',
+  },
 };
 
 describe('dist/index.js with bad inputs', () => {

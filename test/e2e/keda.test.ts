@@ -1,9 +1,9 @@
 // KEDA on the real embedded cluster: ScaledObjects (a bare CRD, no KEDA operator) that scale md-core are paused
 // while a run changes it, seen by the test during the wait, and put back exactly afterwards: after a rolling
-// update (helm route) and a blue-green switch (retargeted to green), after failed runs of both, with
-// `rollback: none`, with README's Role (and without its KEDA rule: refused), and by the post step after the
-// main step was killed. The CRD lives only while this file runs, so no other file sees it; without it the
-// run says KEDA is not installed.
+// update (helm route), a blue-green switch (retargeted to green) and a blue-green hand-over (helm route: left
+// on the chart's Deployment), after failed runs, with `rollback: none`, with README's Role (and without its
+// KEDA rule: refused), and by the post step after the main step was killed. The CRD lives only while this
+// file runs, so no other file sees it; without it the run says KEDA is not installed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
@@ -176,26 +176,37 @@ describe('with the ScaledObject CRD', () => {
     expect(rollback?.details.at(-1)).toContain('ScaledObject md-core: restored');
   });
 
-  it('blue-green: paused before green exists, then resumed on green (blue is at 0)', async () => {
-    const ns = await namespace('keda-bg');
-    await plainMdCore(ns, 2);
-    await scaledObject(ns, 'md-core', 'md-core');
+  /**
+   * A blue-green run on md-core at 2 replicas whose ScaledObject `md-core` the test saw paused at "2"; it
+   * succeeded and paused before green was created. The ScaledObject before and after.
+   */
+  async function blueGreenPaused(
+    ns: string,
+    inputs: Record<string, string>,
+  ): Promise<{ run: ActionRun; before: ScaledObjectView; after: ScaledObjectView }> {
+    await scaledObject(ns, 'md-core', 'md-core', { team: 'scan' });
     const before = await readSo(ns, 'md-core');
-
     const { run, seen } = await runWatchingPause(ns, 'md-core', {
       namespace: ns,
       tag: tagFor('5.20.0', 'slow', 8),
       strategy: 'blue-green',
       'scale-down-delay': '1',
+      ...inputs,
     });
     expect(seen).toBe('2');
     expect(run.outcome.result, run.outcome.error).toBe('upgraded');
-    const after = await readSo(ns, 'md-core');
-    expect(after.metadata.annotations ?? {}).toEqual(before.metadata.annotations ?? {});
-    expect(after.spec.scaleTargetRef).toEqual({ name: 'md-core-green', kind: 'Deployment' });
-    expect(run.everything).toContain('now scales Deployment md-core-green (was md-core, left at 0 replicas)');
     const ids = run.outcome.steps.map((s) => s.id);
     expect(ids.indexOf('keda-pause')).toBeLessThan(ids.indexOf('create-green'));
+    return { run, before, after: await readSo(ns, 'md-core') };
+  }
+
+  it('blue-green: paused before green exists, then resumed on green (blue is at 0)', async () => {
+    const ns = await namespace('keda-bg');
+    await plainMdCore(ns, 2);
+    const { run, before, after } = await blueGreenPaused(ns, {});
+    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+    expect(after.spec.scaleTargetRef).toEqual({ name: 'md-core-green', kind: 'Deployment' });
+    expect(run.everything).toContain('now scales Deployment md-core-green (was md-core, left at 0 replicas)');
   });
 
   it('blue-green whose green never gets ready: green removed, KEDA put back on blue', async () => {
@@ -203,6 +214,18 @@ describe('with the ScaledObject CRD', () => {
     await plainMdCore(ns, 1);
     const run = await failedRunPutsBack(ns, { strategy: 'blue-green', timeout: '12s' });
     expect(run.everything).toContain('Deployment md-core-green deleted');
+  });
+
+  it("blue-green's hand-over (helm route): paused during the run, then put back on the chart's Deployment", async () => {
+    const ns = await namespace('keda-bgh');
+    await installFixture(ns, { chartVersion: '5.20.0', tag: '5.19.0', licenseKey: LICENSE, replicas: 2 });
+    const { run, before, after } = await blueGreenPaused(ns, { 'license-key': LICENSE });
+    expect(run.outcome.method).toBe('helm');
+    // The chart's Deployment serves again after the hand-over: KEDA stays on it, exactly as it was.
+    expect(after.metadata.annotations).toEqual(before.metadata.annotations);
+    expect(after.spec.scaleTargetRef).toEqual({ name: 'md-core', kind: 'Deployment' });
+    expect(run.everything).not.toContain('now scales Deployment md-core-green');
+    expect(run.outcome.steps.at(-1)?.id).toBe('keda-restore');
   });
 
   it('rollback: none leaves the failed upgrade for a person, but not the pause', async () => {
