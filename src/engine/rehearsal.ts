@@ -81,7 +81,7 @@ const passed = (s: StepRecord | undefined): boolean => s?.status === 'ok' || s?.
 const span = (from: StepRecord | undefined, to: StepRecord | undefined): number | undefined =>
   from && to ? secondsBetween(from.startedAt, to.endedAt) : undefined;
 
-/** The phases both blue-green strategies time alike, from a run's steps (`verifies`: its REST checks). */
+/** The phases both blue-green strategies time alike, from a run's steps (`verifyIds`: its REST check steps). */
 function greenPhases(
   u: Pick<Outcome, 'result' | 'steps'>,
   firstReady: number | undefined,

@@ -5,113 +5,25 @@
 // the licence, exactly blue's count at the peak), green never ready, the hand-over refused by the stand-in,
 // a cancel during the hand-over then the post step (dist/, or MDCORE_E2E_DIST), and bad inputs.
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { e2eCluster, kubectl, kubectlJson, waitFor } from './cluster/context.ts';
 import { tagFor } from './cluster/stages.ts';
-import { IMAGE, runAction } from './support/action.ts';
+import { runAction } from './support/action.ts';
 import { useDistRunner } from './support/dist-runner.ts';
 import { useNamespaces } from './support/namespaces.ts';
 import { embeddedKubeconfig } from '../support/kubeconfig.ts';
+import type { Standin } from '../support/mdcore-standin.ts';
 import {
-  startStandin,
-  type PodSighting,
-  type Standin,
-  type StandinLicence,
-} from '../support/mdcore-standin.ts';
+  COLOR,
+  LICENCE_KEY,
+  licensedFixture,
+  podNames,
+  untilActive,
+  withLicenceStandin,
+} from './support/hot-backup-fixture.ts';
 
 const namespace = useNamespaces();
 const dist = useDistRunner();
 const API_KEY = 'k-hot-backup-123456789';
-const LICENCE_KEY = 'E2E-LICENCE-7777-8888';
-const COLOR = 'mdcore-upgrade.opswat.com/color';
-
-/** md-core as a plain Deployment whose pods take the licence key from Secret mdcore-license-key, as the chart's do. */
-async function fixture(ns: string, replicas: number): Promise<void> {
-  const labels = { app: 'md-core' };
-  const docs = [
-    {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'mdcore-license-key', namespace: ns },
-      stringData: { value: LICENCE_KEY },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'md-core', namespace: ns, labels },
-      spec: {
-        replicas,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name: 'md-core',
-                image: `${IMAGE}:5.19.0`,
-                ports: [{ containerPort: 8008 }],
-                env: [
-                  { name: 'MD_INSTANCE_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-                  {
-                    name: 'LICENSE_KEY',
-                    valueFrom: { secretKeyRef: { name: 'mdcore-license-key', key: 'value' } },
-                  },
-                ],
-              },
-            ],
-          },
-        },
-      },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'md-core', namespace: ns },
-      spec: { selector: labels, ports: [{ name: 'http', port: 8008, targetPort: 8008 }] },
-    },
-  ];
-  await kubectl(['apply', '-f', '-'], { input: docs.map((d) => stringify(d)).join('---\n') });
-  await kubectl(['rollout', 'status', 'deployment/md-core', '-n', ns, '--timeout=120s'], {
-    timeoutMs: 130_000,
-  });
-}
-
-interface PodList {
-  items: {
-    metadata: { name: string; labels?: Record<string, string> };
-    spec: { containers: { name: string; env?: { name: string }[] }[] };
-  }[];
-}
-
-/** What the stand-in learns of the namespace's pods: names, and whether each starts with the licence key. */
-function podLister(ns: string): () => Promise<PodSighting[]> {
-  return async () => {
-    const l = await kubectlJson<PodList>(['get', 'pods', '-n', ns, '-o', 'json']);
-    return l.items.map((p) => ({
-      name: p.metadata.name,
-      selfActivates: p.spec.containers.some((c) => (c.env ?? []).some((e) => e.name === 'LICENSE_KEY')),
-    }));
-  };
-}
-
-async function podNames(ns: string, selector: string): Promise<string[]> {
-  const l = await kubectlJson<PodList>(['get', 'pods', '-n', ns, '-l', selector, '-o', 'json']);
-  return l.items.map((p) => p.metadata.name).sort();
-}
-
-async function withStandin<T>(ns: string, activations: number, fn: (s: Standin) => Promise<T>): Promise<T> {
-  const s = await startStandin({
-    apiKey: API_KEY,
-    version: '5.20.0',
-    licence: { activations, key: LICENCE_KEY, pods: podLister(ns), pollMs: 300 },
-  });
-  try {
-    await s.syncPods();
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
-}
 
 function inputs(ns: string, s: Standin, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -170,13 +82,6 @@ function zeroEndpointsObserver(ns: string): {
   };
 }
 
-/** Waits until the stand-in's record shows exactly `pods` active (its pod polling may lag the cluster). */
-async function untilActive(m: StandinLicence, pods: readonly string[], what: string): Promise<void> {
-  await waitFor(what, async () => (m.inState('active').join() === pods.join() ? true : undefined), {
-    timeoutMs: 10_000,
-  });
-}
-
 async function serviceSelector(ns: string): Promise<Record<string, string>> {
   const out = await kubectl(['get', 'service', 'md-core', '-n', ns, '-o', 'jsonpath={.spec.selector}']);
   return JSON.parse(out.stdout) as Record<string, string>;
@@ -198,8 +103,8 @@ async function blueReplicas(ns: string): Promise<number> {
 describe('blue-green-hot-backup on a plain Deployment', () => {
   it('exactly as many activations as blue has pods: green registered as backup, then takes them over', async () => {
     const ns = await namespace('hb-ok');
-    await fixture(ns, 2);
-    await withStandin(ns, 2, async (s) => {
+    await licensedFixture(ns, 2);
+    await withLicenceStandin(ns, { activations: 2, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       const m = s.licence!;
       const blue = await podNames(ns, 'app=md-core');
       expect(m.inState('active')).toEqual(blue);
@@ -246,8 +151,8 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
 
   it('green never ready: blue untouched and still active, green removed, nothing left registered', async () => {
     const ns = await namespace('hb-never');
-    await fixture(ns, 2);
-    await withStandin(ns, 2, async (s) => {
+    await licensedFixture(ns, 2);
+    await withLicenceStandin(ns, { activations: 2, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       const m = s.licence!;
       const blue = await podNames(ns, 'app=md-core');
       const run = await runAction(inputs(ns, s, { tag: tagFor('5.20.0', 'never-ready'), timeout: '15s' }));
@@ -273,8 +178,8 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
 
   it('hand-over refused by Core: blue back and active, Service on blue, green gone, the job fails', async () => {
     const ns = await namespace('hb-refused');
-    await fixture(ns, 2);
-    await withStandin(ns, 2, async (s) => {
+    await licensedFixture(ns, 2);
+    await withLicenceStandin(ns, { activations: 2, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       const m = s.licence!;
       s.state.faults.push({
         path: '/admin/license/activation',
@@ -301,8 +206,8 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
 
   it('a Core whose backup shows no licence stops the run before blue is touched', async () => {
     const ns = await namespace('hb-guess');
-    await fixture(ns, 1);
-    await withStandin(ns, 1, async (s) => {
+    await licensedFixture(ns, 1);
+    await withLicenceStandin(ns, { activations: 1, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       s.licence!.backupShowsLicence = false;
       const blue = await podNames(ns, 'app=md-core');
       const run = await runAction(inputs(ns, s, { activations: '1' }));
@@ -315,8 +220,8 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
 
   it('cancelled during the hand-over: the dist post step brings blue back and green goes, never above the licence', async () => {
     const ns = await namespace('hb-cancel');
-    await fixture(ns, 2);
-    await withStandin(ns, 2, async (s) => {
+    await licensedFixture(ns, 2);
+    await withLicenceStandin(ns, { activations: 2, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       const m = s.licence!;
       // Every activation is answered only after 60 s: the job is cancelled while green takes over.
       s.state.faults.push({ path: '/admin/license/activation', method: 'POST', delayMs: 60_000, times: 100 });
@@ -351,12 +256,12 @@ describe('blue-green-hot-backup on a plain Deployment', () => {
 
   it('bad inputs: green-api-url that cannot reach one instance, no licence key: refused before any change', async () => {
     const ns = await namespace('hb-bad');
-    await fixture(ns, 1);
+    await licensedFixture(ns, 1);
     await expect(
       runAction({ namespace: ns, tag: '5.20.0', strategy: 'blue-green-hot-backup', 'api-key': API_KEY }),
     ).rejects.toThrow(/'green-api-url' must address each green instance/);
     await kubectl(['delete', 'secret', 'mdcore-license-key', '-n', ns]);
-    await withStandin(ns, 1, async (s) => {
+    await withLicenceStandin(ns, { activations: 1, apiKey: API_KEY, version: '5.20.0' }, async (s) => {
       const run = await runAction(inputs(ns, s, { activations: '1' }));
       expect(run.outcome.result).toBe('failed');
       expect(run.outcome.error).toMatch(/no licence key .*'license-key'/);

@@ -10,7 +10,12 @@ import {
 } from '../../../src/engine/rehearsal.ts';
 import { formatInputErrors, parseInputs } from '../../../src/plan/inputs.ts';
 import { MemoryReporter } from '../../../src/report/reporter.ts';
-import { renderRehearsal, type HistoryEntry, type RehearsalReport } from '../../../src/report/rehearsal.ts';
+import {
+  renderRehearsal,
+  type HistoryEntry,
+  type PhaseReport,
+  type RehearsalReport,
+} from '../../../src/report/rehearsal.ts';
 import type { Standin } from '../../support/mdcore-standin.ts';
 import { e2eCluster, kubectl, kubectlJson } from '../cluster/context.ts';
 
@@ -77,4 +82,26 @@ export async function fixtureApiKey(ns: string): Promise<string> {
   const b64 = (await kubectl(['get', 'secret', 'mdcore-api-key', '-n', ns, '-o', 'jsonpath={.data.value}']))
     .stdout;
   return Buffer.from(b64, 'base64').toString('utf8');
+}
+
+/**
+ * A rehearsal whose target never became ready: failed in the upgrade phase, rolled back by the engine (staging
+ * already on `baseline`), no rollback on purpose, the rollout failed and nothing switched. Returns the phases
+ * by name for the strategy's own checks.
+ */
+export function expectNeverReady(res: Rehearsed, baseline: string): Partial<Record<string, PhaseReport>> {
+  expect(res.report.passed).toBe(false);
+  expect(res.report.failedPhase).toBe('upgrade');
+  expect(res.report.error).toMatch(/^the upgrade phase failed: .*did not become ready/);
+  expect(res.report.leftOn).toBe(baseline);
+  expect(res.report.rollbackMethod).toBeUndefined();
+  expect(res.outcomes.map((o) => o.result)).toEqual(['unchanged', 'rolled-back']);
+  const phases: Partial<Record<string, PhaseReport>> = Object.fromEntries(
+    res.report.phases.map((p) => [p.name, p]),
+  );
+  expect(phases.rollout?.ok).toBe(false);
+  expect(phases.switch).toMatchObject({ seconds: undefined, ok: false, detail: 'not switched' });
+  expect(phases.rollback).toBeUndefined();
+  expect(res.summary).toContain('Rehearsal FAILED in the upgrade phase');
+  return phases;
 }
