@@ -1,2 +1,0 @@
-import{createRequire as __mdcoreRequire}from'node:module';const require=__mdcoreRequire(import.meta.url);
-import{a,b,c,d,e,f,g,h,i,j,k}from"./chunk-SUH2TCZW.js";import"./chunk-L636WX3W.js";export{b as PHASES,g as TREND_FACTOR,h as TREND_MIN_EARLIER,i as TREND_MIN_SECONDS,d as boundHistory,a as historyConfigMapName,c as historyEntry,f as median,e as parseHistory,k as renderRehearsal,j as trendWarnings};
