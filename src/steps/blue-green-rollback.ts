@@ -44,16 +44,7 @@ export async function rollbackBlueGreen(
   const scaleBack = (): Promise<boolean> =>
     attempt(`scaling ${bg.blue} back to ${bg.blueReplicas}`, async () => {
       await deps.kube.patchDeployment(ns, bg.blue, { spec: { replicas: bg.blueReplicas } });
-      const dep = await deps.kube.getDeployment(ns, bg.blue);
-      if (!dep) throw new Error(`Deployment ${ns}/${bg.blue} no longer exists`);
-      const r = await waitForRollout(deps.kube, {
-        namespace: ns,
-        deployment: bg.blue,
-        selector: podSelector(dep),
-        timeoutMs: deps.timeoutSeconds * 1000,
-      });
-      if (r.verdict.state !== 'complete') throw new Error(`blue did not become ready: ${r.verdict.message}`);
-      deps.detail(`${bg.blue} back at ${bg.blueReplicas} replica(s), ready`);
+      await blueReady(ns, bg, deps.timeoutSeconds * 1000, deps);
     });
   let blueServes = true;
   if (bg.handover) blueServes = await undoHandOver(j, bg, deps, attempt, problems, scaleBack);
@@ -232,4 +223,23 @@ export function manualBlueGreenCommands(
   if (bg.greenCreated) cmds.push(formatCommand('kubectl', ['delete', 'deployment', bg.green, '-n', ns]));
   if (bg.previewCreated) cmds.push(formatCommand('kubectl', ['delete', 'service', bg.preview, '-n', ns]));
   return cmds;
+}
+
+/** Blue's rollout awaited after it was scaled back (blue-green's undo and hot backup's). */
+export async function blueReady(
+  ns: string,
+  bg: BlueGreenRecord,
+  timeoutMs: number,
+  deps: BlueGreenRollbackDeps,
+): Promise<void> {
+  const dep = await deps.kube.getDeployment(ns, bg.blue);
+  if (!dep) throw new Error(`Deployment ${ns}/${bg.blue} no longer exists`);
+  const r = await waitForRollout(deps.kube, {
+    namespace: ns,
+    deployment: bg.blue,
+    selector: podSelector(dep),
+    timeoutMs,
+  });
+  if (r.verdict.state !== 'complete') throw new Error(`blue did not become ready: ${r.verdict.message}`);
+  deps.detail(`${bg.blue} back at ${bg.blueReplicas} replica(s), ready`);
 }

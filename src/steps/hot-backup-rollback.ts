@@ -3,10 +3,8 @@
 // activations are released on termination), the preview Service removed, then blue scaled back and awaited.
 import type { JournalData, BlueGreenRecord, HotBackupJournal } from '../engine/journal.ts';
 import { waitForNoPods } from '../cluster/pods-gone.ts';
-import { waitForRollout } from '../cluster/rollout-watcher.ts';
-import { podSelector } from '../cluster/selector.ts';
 import { formatCommand } from '../tools/exec.ts';
-import type { BlueGreenRollbackDeps } from './blue-green-rollback.ts';
+import { blueReady, type BlueGreenRollbackDeps } from './blue-green-rollback.ts';
 import { undoOrder, type HotBackupRecord } from './hot-backup.ts';
 
 /** `k=v,k2=v2`: the label selector of a Service selector. */
@@ -110,20 +108,6 @@ async function deleteGreen(
       `${left} green pod(s) still exist after ${deps.timeoutSeconds} s: their activations may not be free for blue`,
     );
   deps.detail("green's pods are gone: their activations are released");
-}
-
-/** Blue's rollout awaited after it was scaled back. */
-async function blueReady(ns: string, bg: BlueGreenRecord, timeoutMs: number, deps: BlueGreenRollbackDeps) {
-  const dep = await deps.kube.getDeployment(ns, bg.blue);
-  if (!dep) throw new Error(`Deployment ${ns}/${bg.blue} no longer exists`);
-  const r = await waitForRollout(deps.kube, {
-    namespace: ns,
-    deployment: bg.blue,
-    selector: podSelector(dep),
-    timeoutMs,
-  });
-  if (r.verdict.state !== 'complete') throw new Error(`blue did not become ready: ${r.verdict.message}`);
-  deps.detail(`${bg.blue} back at ${bg.blueReplicas} replica(s), ready`);
 }
 
 /** The same undo by hand, in the same order. */
