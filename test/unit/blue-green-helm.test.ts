@@ -27,6 +27,7 @@ import type { Route } from '../../src/steps/route.ts';
 import { upgradeChart } from '../../src/strategies/blue-green-handover.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
+import { blueGreenFixture } from '../support/journal-fixture.ts';
 
 function plan(inputs: Record<string, string> = {}): Plan {
   const p = parseInputs({ namespace: 'mdcore', tag: '5.21.0', strategy: 'blue-green', ...inputs });
@@ -153,11 +154,7 @@ describe('strategy steps on the helm route', () => {
   });
 });
 
-const RECORD: BlueGreenRecord = {
-  blue: 'md-core',
-  green: 'md-core-green',
-  preview: 'md-core-green-preview',
-  service: 'md-core',
+const RECORD: BlueGreenRecord = blueGreenFixture({
   blueSelector: BLUE_SEL,
   greenSelector: GREEN_SEL,
   blueReplicas: 1,
@@ -165,8 +162,7 @@ const RECORD: BlueGreenRecord = {
   previewCreated: true,
   switched: true,
   switchedAt: Date.now() - 30_000,
-  blueScaled: false,
-};
+});
 
 function journalData(bg: Partial<BlueGreenRecord>, more: Partial<JournalData> = {}): JournalData {
   return {

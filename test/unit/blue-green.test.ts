@@ -559,19 +559,7 @@ describe('plan and create steps against a fake API', () => {
 });
 
 describe('journal and after-failure', () => {
-  const bg: BlueGreenRecord = {
-    blue: 'md-core',
-    green: 'md-core-green',
-    preview: 'md-core-green-preview',
-    service: 'md-core',
-    blueSelector: { app: 'md-core' },
-    greenSelector: { app: 'md-core-green', [COLOR_LABEL]: 'green' },
-    blueReplicas: 2,
-    greenCreated: false,
-    previewCreated: false,
-    switched: false,
-    blueScaled: false,
-  };
+  const bg: BlueGreenRecord = blueGreenFixture();
   const j = (b: Partial<BlueGreenRecord>): JournalData => ({
     version: 1,
     namespace: 'mdcore',
@@ -645,20 +633,13 @@ describe('rollback order', () => {
       },
       getDeployment: async () => undefined,
     });
-    const rec: BlueGreenRecord = {
-      blue: 'md-core',
-      green: 'md-core-green',
-      preview: 'md-core-green-preview',
-      service: 'md-core',
-      blueSelector: { app: 'md-core' },
+    const rec = blueGreenFixture({
       greenSelector: { app: 'md-core-green' },
-      blueReplicas: 2,
       greenCreated: true,
       previewCreated: true,
       switched: true,
       switchedAt: Date.now() - 5_000,
-      blueScaled: false,
-    };
+    });
     const details: string[] = [];
     const j = { namespace: 'mdcore' } as JournalData;
     expect(

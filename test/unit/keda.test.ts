@@ -38,8 +38,19 @@ import { describeAccess, preflight, PreflightError } from '../../src/steps/prefl
 import { manualRollbackCommands } from '../../src/steps/rollback.ts';
 import type { Route } from '../../src/steps/route.ts';
 import { strategyFor } from '../../src/strategies/index.ts';
-import { journalFixture } from '../support/journal-fixture.ts';
+import { blueGreenFixture, journalFixture } from '../support/journal-fixture.ts';
 import { rbacBlock, readmeText } from '../support/readme-blocks.ts';
+
+/** A finished blue-green run's record: switched, blue scaled to 0. */
+const switchedRecord = () =>
+  blueGreenFixture({
+    greenSelector: { app: 'md-core-green' },
+    blueReplicas: 3,
+    greenCreated: true,
+    previewCreated: true,
+    switched: true,
+    blueScaled: true,
+  });
 
 function plan(inputs: Record<string, string> = {}): Plan {
   const p = parseInputs({ namespace: 'mdcore', tag: '5.20.0', ...inputs });
@@ -211,19 +222,7 @@ describe('putting a ScaledObject back', () => {
   });
 
   it('the retarget happens only after a finished blue-green run that scaled blue to 0', () => {
-    const bg = {
-      blue: 'md-core',
-      green: 'md-core-green',
-      preview: 'md-core-green-preview',
-      service: 'md-core',
-      blueSelector: { app: 'md-core' },
-      greenSelector: { app: 'md-core-green' },
-      blueReplicas: 3,
-      greenCreated: true,
-      previewCreated: true,
-      switched: true,
-      blueScaled: true,
-    };
+    const bg = switchedRecord();
     expect(servingAfterRun(journalData({ phase: 'done', blueGreen: bg, keda: [ours] }))).toBe(
       'md-core-green',
     );
@@ -402,19 +401,7 @@ describe('the steps', () => {
   });
 
   it("someone else's value is reported once, also when the retarget patch is retried after a 409", async () => {
-    const bg = {
-      blue: 'md-core',
-      green: 'md-core-green',
-      preview: 'md-core-green-preview',
-      service: 'md-core',
-      blueSelector: { app: 'md-core' },
-      greenSelector: { app: 'md-core-green' },
-      blueReplicas: 3,
-      greenCreated: true,
-      previewCreated: true,
-      switched: true,
-      blueScaled: true,
-    };
+    const bg = switchedRecord();
     const m = memoryKube([so('md-core-scaler', { name: 'md-core' }, { [PAUSED_REPLICAS]: '9' })], {
       conflicts: 1,
     });
